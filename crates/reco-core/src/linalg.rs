@@ -1,0 +1,764 @@
+//! Internal numerical kernels shared by the SVD (and usable by tests).
+//!
+//! Two families live here:
+//!
+//! * **Tall-matrix kernels** operating on row-major `f32` slices with many rows
+//!   (up to millions) and few columns (≤ ~100): sparse × dense products, Gram
+//!   matrices, and right-multiplication by a small matrix. These are the hot
+//!   loops; they are parallelised with rayon over *fixed-size* row chunks and
+//!   accumulate in `f64`. Reductions combine the per-chunk partial results in
+//!   chunk order, so the output does not depend on the number of threads or on
+//!   scheduling.
+//! * **Small dense kernels** on row-major `f64` matrices (a few dozen rows and
+//!   columns): cyclic Jacobi symmetric eigensolver and one-sided Jacobi SVD.
+//!   Jacobi methods are slow for big matrices but simple, robust and very
+//!   accurate, which is what matters at this size.
+
+use rayon::prelude::*;
+
+/// Row chunk used by the parallel reductions. A constant (rather than
+/// something derived from the thread count) keeps results deterministic.
+const CHUNK_ROWS: usize = 2048;
+
+/// An index type stored in a compressed sparse structure.
+pub(crate) trait Idx: Copy + Send + Sync {
+    fn ix(self) -> usize;
+}
+impl Idx for usize {
+    #[inline(always)]
+    fn ix(self) -> usize {
+        self
+    }
+}
+impl Idx for u32 {
+    #[inline(always)]
+    fn ix(self) -> usize {
+        self as usize
+    }
+}
+
+/// Borrowed CSR matrix: `indptr` is "proper" (starts at 0, length rows + 1).
+#[derive(Clone, Copy)]
+pub(crate) struct CsrRef<'a, I: Idx> {
+    pub rows: usize,
+    pub cols: usize,
+    pub indptr: &'a [usize],
+    pub indices: &'a [I],
+    pub data: &'a [f32],
+}
+
+/// Owned CSR matrix with 32-bit column indices; used for Aᵀ, whose column
+/// index is a row of A (the user). Halves index memory versus `usize`.
+pub(crate) struct Csr32 {
+    pub rows: usize,
+    pub cols: usize,
+    pub indptr: Vec<usize>,
+    pub indices: Vec<u32>,
+    pub data: Vec<f32>,
+}
+
+impl Csr32 {
+    pub fn view(&self) -> CsrRef<'_, u32> {
+        CsrRef {
+            rows: self.rows,
+            cols: self.cols,
+            indptr: &self.indptr,
+            indices: &self.indices,
+            data: &self.data,
+        }
+    }
+}
+
+/// Transposes a CSR matrix with a two-pass counting sort (O(nnz + rows +
+/// cols)). Within each output row the column indices come out sorted.
+pub(crate) fn transpose(a: CsrRef<'_, usize>) -> Csr32 {
+    assert!(
+        a.rows <= u32::MAX as usize,
+        "matrix has more than 2^32 rows; not supported"
+    );
+    let nnz = a.indptr[a.rows];
+    let mut indptr = vec![0usize; a.cols + 1];
+    for &j in &a.indices[..nnz] {
+        indptr[j + 1] += 1;
+    }
+    for j in 0..a.cols {
+        indptr[j + 1] += indptr[j];
+    }
+    let mut next = indptr[..a.cols].to_vec();
+    let mut indices = vec![0u32; nnz];
+    let mut data = vec![0f32; nnz];
+    for i in 0..a.rows {
+        for p in a.indptr[i]..a.indptr[i + 1] {
+            let j = a.indices[p];
+            let dst = next[j];
+            next[j] += 1;
+            indices[dst] = i as u32;
+            data[dst] = a.data[p];
+        }
+    }
+    Csr32 {
+        rows: a.cols,
+        cols: a.rows,
+        indptr,
+        indices,
+        data,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// SIMD dispatch.
+//
+// The crate is compiled for the baseline x86-64 target (SSE2), where f64
+// arithmetic is only two lanes wide and there is no fused multiply-add. The
+// hot kernels are therefore written once, generic over `FUSED`, and each
+// entry point calls a copy compiled with AVX2+FMA when the CPU has them
+// (checked at run time, cached by std). Results differ between the two paths
+// only by rounding (FMA rounds once); on a given machine they are
+// deterministic.
+// ---------------------------------------------------------------------------
+
+#[inline]
+fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `a·b + c`, fused when the caller was compiled with FMA (`FUSED = true`);
+/// without hardware FMA `mul_add` would be a slow software call.
+#[inline(always)]
+fn fmadd<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FUSED {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// Register-blocked rank-n update of a 4 × 8 tile:
+/// `acc[p][u] += Σ_s x[s·xs + p] · y[s·ys + u]`. The fixed-size arrays let the
+/// compiler keep the 32 accumulators in vector registers.
+#[inline(always)]
+fn rank_update_4x8<const FUSED: bool>(
+    x: &[f64],
+    xs: usize,
+    y: &[f64],
+    ys: usize,
+    n: usize,
+    acc: &mut [[f64; 8]; 4],
+) {
+    let mut a = *acc;
+    for s in 0..n {
+        let xv: &[f64; 4] = x[s * xs..s * xs + 4].try_into().unwrap();
+        let yv: &[f64; 8] = y[s * ys..s * ys + 8].try_into().unwrap();
+        for p in 0..4 {
+            for u in 0..8 {
+                a[p][u] = fmadd::<FUSED>(xv[p], yv[u], a[p][u]);
+            }
+        }
+    }
+    *acc = a;
+}
+
+#[inline]
+fn round_up8(x: usize) -> usize {
+    x.div_ceil(8) * 8
+}
+
+/// Rows handled by one task of [`spmm`].
+const SPMM_ROWS: usize = 256;
+
+/// `A · X` for sparse `A` (rows × cols) and dense row-major `X` (cols × w).
+/// Returns a row-major `rows × w` matrix. Each output row is accumulated in
+/// `f64` (rows of Aᵀ for popular items can hold 10⁵+ entries) and is computed
+/// by exactly one task, so the result is deterministic.
+pub(crate) fn spmm<I: Idx>(a: CsrRef<'_, I>, x: &[f32], w: usize) -> Vec<f32> {
+    assert_eq!(x.len(), a.cols * w);
+    let mut out = vec![0f32; a.rows * w];
+    if w == 0 {
+        return out;
+    }
+    let fast = has_avx2_fma();
+    out.par_chunks_mut(w * SPMM_ROWS)
+        .enumerate()
+        .for_each(|(ci, och)| {
+            let first = ci * SPMM_ROWS;
+            #[cfg(target_arch = "x86_64")]
+            if fast {
+                // SAFETY: the CPU supports AVX2 and FMA (checked above).
+                unsafe { spmm_rows_avx2(a, x, w, first, och) };
+                return;
+            }
+            let _ = fast;
+            spmm_rows::<I, false>(a, x, w, first, och);
+        });
+    out
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn spmm_rows_avx2<I: Idx>(
+    a: CsrRef<'_, I>,
+    x: &[f32],
+    w: usize,
+    first: usize,
+    och: &mut [f32],
+) {
+    spmm_rows::<I, true>(a, x, w, first, och)
+}
+
+#[inline(always)]
+fn spmm_rows<I: Idx, const FUSED: bool>(
+    a: CsrRef<'_, I>,
+    x: &[f32],
+    w: usize,
+    first: usize,
+    och: &mut [f32],
+) {
+    let mut acc = vec![0f64; w];
+    for (r, orow) in och.chunks_exact_mut(w).enumerate() {
+        let i = first + r;
+        let (lo, hi) = (a.indptr[i], a.indptr[i + 1]);
+        if lo == hi {
+            continue;
+        }
+        acc.iter_mut().for_each(|v| *v = 0.0);
+        for p in lo..hi {
+            let j = a.indices[p].ix();
+            let v = a.data[p] as f64;
+            let xr = &x[j * w..(j + 1) * w];
+            for (s, &xv) in acc.iter_mut().zip(xr) {
+                *s = fmadd::<FUSED>(v, xv as f64, *s);
+            }
+        }
+        for (o, &s) in orow.iter_mut().zip(acc.iter()) {
+            *o = s as f32;
+        }
+    }
+}
+
+/// Gram matrix `YᵀY` (c × c, row-major `f64`) of a row-major `rows × c` matrix.
+///
+/// Each chunk of rows is converted to `f64` in small blocks and multiplied
+/// with 4 × 8 register tiles; only tiles touching the upper triangle are
+/// computed, then mirrored.
+pub(crate) fn gram(y: &[f32], c: usize) -> Vec<f64> {
+    if c == 0 {
+        return Vec::new();
+    }
+    assert_eq!(y.len() % c, 0);
+    let fast = has_avx2_fma();
+    let partials: Vec<Vec<f64>> = y
+        .par_chunks(c * CHUNK_ROWS)
+        .map(|chunk| {
+            #[cfg(target_arch = "x86_64")]
+            if fast {
+                // SAFETY: the CPU supports AVX2 and FMA (checked above).
+                return unsafe { gram_chunk_avx2(chunk, c) };
+            }
+            let _ = fast;
+            gram_chunk::<false>(chunk, c)
+        })
+        .collect();
+    let cp = round_up8(c);
+    let total = sum_in_order(partials, cp * cp);
+    let mut g = vec![0f64; c * c];
+    for i in 0..c {
+        for j in i..c {
+            g[i * c + j] = total[i * cp + j];
+            g[j * c + i] = total[i * cp + j];
+        }
+    }
+    g
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gram_chunk_avx2(chunk: &[f32], c: usize) -> Vec<f64> {
+    gram_chunk::<true>(chunk, c)
+}
+
+/// Rows converted to `f64` at a time inside a Gram chunk (fits in L1/L2).
+const GRAM_BLOCK: usize = 64;
+
+/// Upper-triangle tiles of `chunkᵀ·chunk`, as a padded cp × cp matrix.
+#[inline(always)]
+fn gram_chunk<const FUSED: bool>(chunk: &[f32], c: usize) -> Vec<f64> {
+    let cp = round_up8(c);
+    let mut g = vec![0f64; cp * cp];
+    // Padding columns c..cp stay zero for the whole function.
+    let mut buf = vec![0f64; GRAM_BLOCK * cp];
+    for block in chunk.chunks(GRAM_BLOCK * c) {
+        let nb = block.len() / c;
+        for (b, row) in block.chunks_exact(c).enumerate() {
+            for (d, &v) in buf[b * cp..b * cp + c].iter_mut().zip(row) {
+                *d = v as f64;
+            }
+        }
+        for i0 in (0..c).step_by(4) {
+            for j0 in ((i0 / 8) * 8..c).step_by(8) {
+                let mut acc = [[0f64; 8]; 4];
+                rank_update_4x8::<FUSED>(&buf[i0..], cp, &buf[j0..], cp, nb, &mut acc);
+                for (p, accp) in acc.iter().enumerate() {
+                    let grow = &mut g[(i0 + p) * cp + j0..(i0 + p) * cp + j0 + 8];
+                    for (gv, &v) in grow.iter_mut().zip(accp) {
+                        *gv += v;
+                    }
+                }
+            }
+        }
+    }
+    g
+}
+
+/// Cross product `Aᵀ B` (ca × cb, row-major `f64`) of two row-major tall
+/// matrices with the same number of rows. Used once per SVD on an n × l
+/// matrix, so it is kept simple.
+pub(crate) fn cross_gram(a: &[f32], ca: usize, b: &[f32], cb: usize) -> Vec<f64> {
+    if ca == 0 || cb == 0 {
+        return vec![0f64; ca * cb];
+    }
+    assert_eq!(a.len() / ca, b.len() / cb, "row count mismatch");
+    let partials: Vec<Vec<f64>> = a
+        .par_chunks(ca * CHUNK_ROWS)
+        .zip(b.par_chunks(cb * CHUNK_ROWS))
+        .map(|(ach, bch)| {
+            let mut g = vec![0f64; ca * cb];
+            let mut brow = vec![0f64; cb];
+            for (ar, br) in ach.chunks_exact(ca).zip(bch.chunks_exact(cb)) {
+                for (d, &s) in brow.iter_mut().zip(br) {
+                    *d = s as f64;
+                }
+                for (i, &ai) in ar.iter().enumerate() {
+                    if ai == 0.0 {
+                        continue;
+                    }
+                    let ai = ai as f64;
+                    for (gv, &bj) in g[i * cb..(i + 1) * cb].iter_mut().zip(&brow) {
+                        *gv += ai * bj;
+                    }
+                }
+            }
+            g
+        })
+        .collect();
+    sum_in_order(partials, ca * cb)
+}
+
+fn sum_in_order(partials: Vec<Vec<f64>>, len: usize) -> Vec<f64> {
+    let mut total = vec![0f64; len];
+    for p in partials {
+        for (t, v) in total.iter_mut().zip(p) {
+            *t += v;
+        }
+    }
+    total
+}
+
+/// `M` (c × r, row-major) with its columns zero-padded to a multiple of 8.
+fn pad_columns(m: &[f64], c: usize, r: usize) -> (Vec<f64>, usize) {
+    let rp = round_up8(r);
+    let mut mp = vec![0f64; c * rp];
+    for i in 0..c {
+        mp[i * rp..i * rp + r].copy_from_slice(&m[i * r..(i + 1) * r]);
+    }
+    (mp, rp)
+}
+
+/// `Y · M` for row-major `Y` (rows × c, `f32`) and small row-major `M`
+/// (c × r, `f64`); returns row-major rows × r in `f32`. Computed in `f64`
+/// with 4-row × 8-column register tiles and rounded once.
+pub(crate) fn mul_small(y: &[f32], c: usize, m: &[f64], r: usize) -> Vec<f32> {
+    assert_eq!(m.len(), c * r);
+    let rows = y.len().checked_div(c).unwrap_or(0);
+    let mut out = vec![0f32; rows * r];
+    if r == 0 || c == 0 {
+        return out;
+    }
+    let (mp, rp) = pad_columns(m, c, r);
+    out.par_chunks_mut(r * CHUNK_ROWS)
+        .zip(y.par_chunks(c * CHUNK_ROWS))
+        .for_each(|(och, ych)| mul_small_chunk_dispatch(ych, c, &mp, rp, r, och));
+    out
+}
+
+/// In-place `Y ← Y · M` for a square c × c `M` (avoids a second tall buffer;
+/// only one chunk-sized temporary per task).
+pub(crate) fn mul_small_inplace(y: &mut [f32], c: usize, m: &[f64]) {
+    assert_eq!(m.len(), c * c);
+    if c == 0 {
+        return;
+    }
+    let (mp, rp) = pad_columns(m, c, c);
+    y.par_chunks_mut(c * CHUNK_ROWS).for_each(|ych| {
+        let mut tmp = vec![0f32; ych.len()];
+        mul_small_chunk_dispatch(ych, c, &mp, rp, c, &mut tmp);
+        ych.copy_from_slice(&tmp);
+    });
+}
+
+fn mul_small_chunk_dispatch(
+    ych: &[f32],
+    c: usize,
+    mp: &[f64],
+    rp: usize,
+    r: usize,
+    och: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        unsafe { mul_small_chunk_avx2(ych, c, mp, rp, r, och) };
+        return;
+    }
+    mul_small_chunk::<false>(ych, c, mp, rp, r, och);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn mul_small_chunk_avx2(
+    ych: &[f32],
+    c: usize,
+    mp: &[f64],
+    rp: usize,
+    r: usize,
+    och: &mut [f32],
+) {
+    mul_small_chunk::<true>(ych, c, mp, rp, r, och)
+}
+
+/// Processes a chunk of rows 4 at a time: the 4 rows are transposed into an
+/// interleaved `f64` buffer (`ybuf[i·4 + p] = Y[row p, i]`) so that the tile
+/// kernel reads both operands contiguously.
+#[inline(always)]
+fn mul_small_chunk<const FUSED: bool>(
+    ych: &[f32],
+    c: usize,
+    mp: &[f64],
+    rp: usize,
+    r: usize,
+    och: &mut [f32],
+) {
+    let rows = ych.len() / c;
+    let mut ybuf = vec![0f64; 4 * c];
+    let mut results = vec![[[0f64; 8]; 4]; rp / 8];
+    for b0 in (0..rows).step_by(4) {
+        let nb = (rows - b0).min(4);
+        ybuf.iter_mut().for_each(|v| *v = 0.0);
+        for p in 0..nb {
+            let row = &ych[(b0 + p) * c..(b0 + p + 1) * c];
+            for (i, &v) in row.iter().enumerate() {
+                ybuf[i * 4 + p] = v as f64;
+            }
+        }
+        for (tile, acc) in results.iter_mut().enumerate() {
+            *acc = [[0f64; 8]; 4];
+            rank_update_4x8::<FUSED>(&ybuf, 4, &mp[tile * 8..], rp, c, acc);
+        }
+        for (tile, acc) in results.iter().enumerate() {
+            for (p, accp) in acc.iter().enumerate().take(nb) {
+                for (u, &v) in accp.iter().enumerate() {
+                    let t = tile * 8 + u;
+                    if t < r {
+                        och[(b0 + p) * r + t] = v as f32;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Eigen-decomposition of a symmetric n × n matrix (row-major) by the cyclic
+/// Jacobi method. Returns `(eigenvalues, eigenvectors)` where eigenvector `j`
+/// is column `j` of the row-major n × n matrix. Order is unspecified.
+///
+/// Convergence test: an off-diagonal entry is treated as zero once it is
+/// negligible relative to the geometric mean of its two diagonal entries (the
+/// criterion that gives small eigenvalues high relative accuracy) or to the
+/// matrix norm.
+pub(crate) fn sym_eigen(mut a: Vec<f64>, n: usize) -> (Vec<f64>, Vec<f64>) {
+    assert_eq!(a.len(), n * n);
+    let mut v = vec![0f64; n * n];
+    for i in 0..n {
+        v[i * n + i] = 1.0;
+    }
+    let fro = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if fro == 0.0 || !fro.is_finite() {
+        return ((0..n).map(|i| a[i * n + i]).collect(), v);
+    }
+    // Absolute floor far below anything the callers care about; it only
+    // guarantees termination when entries underflow towards zero.
+    let abs_floor = fro * 1e-18;
+    for _sweep in 0..100 {
+        let mut rotated = false;
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[p * n + q];
+                let (app, aqq) = (a[p * n + p], a[q * n + q]);
+                if apq.abs() <= abs_floor
+                    || apq.abs() <= f64::EPSILON * (app.abs() * aqq.abs()).sqrt()
+                {
+                    continue;
+                }
+                rotated = true;
+                // Symmetric Schur decomposition of the 2×2 block (Golub & Van
+                // Loan, Alg. 8.5.2): choose the smaller rotation angle.
+                let tau = (aqq - app) / (2.0 * apq);
+                let t = tau.signum() / (tau.abs() + (1.0 + tau * tau).sqrt());
+                let c = 1.0 / (1.0 + t * t).sqrt();
+                let s = t * c;
+                // A ← Jᵀ A J with J = [[c, s], [-s, c]] in the (p, q) plane.
+                for k in 0..n {
+                    let akp = a[k * n + p];
+                    let akq = a[k * n + q];
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let apk = a[p * n + k];
+                    let aqk = a[q * n + k];
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+                for k in 0..n {
+                    let vkp = v[k * n + p];
+                    let vkq = v[k * n + q];
+                    v[k * n + p] = c * vkp - s * vkq;
+                    v[k * n + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+        if !rotated {
+            break;
+        }
+    }
+    ((0..n).map(|i| a[i * n + i]).collect(), v)
+}
+
+/// One-sided (Hestenes) Jacobi: orthogonalises the columns of a small matrix
+/// `X` (given as a list of columns) by plane rotations applied on the right.
+///
+/// On return `cols` holds `X·W` whose columns are mutually orthogonal, and the
+/// returned `W` (q × q, row-major, q = number of columns) is orthogonal. Hence
+/// `X = (X·W)·Wᵀ` is an SVD up to normalisation: the singular values are the
+/// column norms of `X·W`. No division by a singular value ever happens, so
+/// zero or tiny singular values cannot produce NaN.
+pub(crate) fn one_sided_jacobi(cols: &mut [Vec<f64>]) -> Vec<f64> {
+    let q = cols.len();
+    let mut w = vec![0f64; q * q];
+    for i in 0..q {
+        w[i * q + i] = 1.0;
+    }
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let total: f64 = cols.iter().map(|c| dot(c, c)).sum();
+    if total == 0.0 || !total.is_finite() {
+        return w;
+    }
+    for _sweep in 0..100 {
+        let mut rotated = false;
+        for i in 0..q {
+            for j in i + 1..q {
+                let alpha = dot(&cols[i], &cols[i]);
+                let beta = dot(&cols[j], &cols[j]);
+                let gamma = dot(&cols[i], &cols[j]);
+                if gamma.abs() <= f64::EPSILON * (alpha * beta).sqrt()
+                    || gamma.abs() <= 1e-300 * total
+                {
+                    continue;
+                }
+                rotated = true;
+                let zeta = (beta - alpha) / (2.0 * gamma);
+                let t = zeta.signum() / (zeta.abs() + (1.0 + zeta * zeta).sqrt());
+                let c = 1.0 / (1.0 + t * t).sqrt();
+                let s = t * c;
+                let (left, right) = cols.split_at_mut(j);
+                for (xi, xj) in left[i].iter_mut().zip(right[0].iter_mut()) {
+                    let (a, b) = (*xi, *xj);
+                    *xi = c * a - s * b;
+                    *xj = s * a + c * b;
+                }
+                for k in 0..q {
+                    let (a, b) = (w[k * q + i], w[k * q + j]);
+                    w[k * q + i] = c * a - s * b;
+                    w[k * q + j] = s * a + c * b;
+                }
+            }
+        }
+        if !rotated {
+            break;
+        }
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matmul(a: &[f64], b: &[f64], n: usize, k: usize, m: usize) -> Vec<f64> {
+        let mut c = vec![0.0; n * m];
+        for i in 0..n {
+            for t in 0..k {
+                for j in 0..m {
+                    c[i * m + j] += a[i * k + t] * b[t * m + j];
+                }
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn transpose_and_spmm() {
+        // A = [[1, 0, 2], [0, 3, 0]]
+        let a = CsrRef {
+            rows: 2,
+            cols: 3,
+            indptr: &[0, 2, 3],
+            indices: &[0usize, 2, 1],
+            data: &[1.0, 2.0, 3.0],
+        };
+        let t = transpose(a);
+        assert_eq!(t.indptr, vec![0, 1, 2, 3]);
+        assert_eq!(t.indices, vec![0, 1, 0]);
+        assert_eq!(t.data, vec![1.0, 3.0, 2.0]);
+        // X = [[1, 2], [3, 4], [5, 6]] → A·X = [[11, 14], [9, 12]]
+        let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        assert_eq!(spmm(a, &x, 2), vec![11.0, 14.0, 9.0, 12.0]);
+        // Aᵀ·[[1], [2]] = [1, 6, 2]
+        assert_eq!(spmm(t.view(), &[1.0, 2.0], 1), vec![1.0, 6.0, 2.0]);
+    }
+
+    #[test]
+    fn gram_cross_and_mul() {
+        // Y = [[1, 2], [3, 4], [5, 6]] (more rows than one chunk is covered by
+        // the SVD tests; here the arithmetic is checked by hand).
+        let y = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        assert_eq!(gram(&y, 2), vec![35.0, 44.0, 44.0, 56.0]);
+        assert_eq!(cross_gram(&y, 2, &[1.0, 0.0, 1.0], 1), vec![6.0, 8.0]);
+        let m = [1.0, 0.5, -1.0, 0.0];
+        assert_eq!(
+            mul_small(&y, 2, &m, 2),
+            vec![-1.0, 0.5, -1.0, 1.5, -1.0, 2.5]
+        );
+        let mut yy = y;
+        mul_small_inplace(&mut yy, 2, &m);
+        assert_eq!(yy.to_vec(), vec![-1.0, 0.5, -1.0, 1.5, -1.0, 2.5]);
+    }
+
+    #[test]
+    fn gram_spanning_many_chunks_matches_naive() {
+        let rows = 3 * CHUNK_ROWS + 17;
+        let c = 3;
+        let y: Vec<f32> = (0..rows * c)
+            .map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0)
+            .collect();
+        let g = gram(&y, c);
+        for a in 0..c {
+            for b in 0..c {
+                let naive: f64 = (0..rows)
+                    .map(|r| y[r * c + a] as f64 * y[r * c + b] as f64)
+                    .sum();
+                assert!((g[a * c + b] - naive).abs() < 1e-9 * naive.abs().max(1.0));
+            }
+        }
+    }
+
+    #[test]
+    fn tiled_kernels_match_naive_on_odd_shapes() {
+        // Shapes that exercise every padding path: c and r not multiples of
+        // 8, row count not a multiple of 4 nor of the chunk sizes.
+        let (rows, c, r) = (CHUNK_ROWS + 4 * GRAM_BLOCK + 3, 11, 13);
+        let mut rng = crate::rng::Rng::new(3);
+        let y: Vec<f32> = (0..rows * c).map(|_| rng.normal() as f32).collect();
+        let m: Vec<f64> = (0..c * r).map(|_| rng.normal()).collect();
+
+        let g = gram(&y, c);
+        let out = mul_small(&y, c, &m, r);
+        for a in 0..c {
+            for b in 0..c {
+                let naive: f64 = (0..rows)
+                    .map(|i| y[i * c + a] as f64 * y[i * c + b] as f64)
+                    .sum();
+                assert!((g[a * c + b] - naive).abs() < 1e-9 * rows as f64);
+            }
+        }
+        for i in [0, 1, 2, 3, 4, 2047, 2048, rows - 1] {
+            for t in 0..r {
+                let naive: f64 = (0..c).map(|j| y[i * c + j] as f64 * m[j * r + t]).sum();
+                assert!((out[i * r + t] as f64 - naive).abs() < 1e-5 * (1.0 + naive.abs()));
+            }
+        }
+        // Both code paths (baseline and FMA) agree up to rounding, whichever
+        // one the dispatcher picks on this machine.
+        let g0 = gram_chunk::<false>(&y[..c * 1000], c);
+        let g1 = gram_chunk::<true>(&y[..c * 1000], c);
+        for (a, b) in g0.iter().zip(&g1) {
+            assert!((a - b).abs() < 1e-9);
+        }
+        let (mp, rp) = pad_columns(&m, c, r);
+        let (mut o0, mut o1) = (vec![0f32; 100 * r], vec![0f32; 100 * r]);
+        mul_small_chunk::<false>(&y[..c * 100], c, &mp, rp, r, &mut o0);
+        mul_small_chunk::<true>(&y[..c * 100], c, &mp, rp, r, &mut o1);
+        for (a, b) in o0.iter().zip(&o1) {
+            assert!((a - b).abs() < 1e-5 * (1.0 + a.abs()));
+        }
+        // In-place square variant equals the out-of-place one.
+        let sq: Vec<f64> = m[..c * c].to_vec();
+        let mut yy = y.clone();
+        mul_small_inplace(&mut yy, c, &sq);
+        assert_eq!(yy, mul_small(&y, c, &sq, c));
+    }
+
+    #[test]
+    fn jacobi_eigen_2x2_and_3x3() {
+        // [[2, 1], [1, 2]] has eigenvalues 1 and 3.
+        let (mut ev, _) = sym_eigen(vec![2.0, 1.0, 1.0, 2.0], 2);
+        ev.sort_by(f64::total_cmp);
+        assert!((ev[0] - 1.0).abs() < 1e-14 && (ev[1] - 3.0).abs() < 1e-14);
+
+        // A = V diag(λ) Vᵀ must be reproduced.
+        let a = vec![4.0, 1.0, -2.0, 1.0, 2.0, 0.0, -2.0, 0.0, 3.0];
+        let (ev, v) = sym_eigen(a.clone(), 3);
+        let mut vl = v.clone();
+        for i in 0..3 {
+            for j in 0..3 {
+                vl[i * 3 + j] *= ev[j];
+            }
+        }
+        let vt: Vec<f64> = (0..9).map(|t| v[(t % 3) * 3 + t / 3]).collect();
+        let back = matmul(&vl, &vt, 3, 3, 3);
+        for (x, y) in back.iter().zip(&a) {
+            assert!((x - y).abs() < 1e-12);
+        }
+        // Trace is preserved.
+        assert!((ev.iter().sum::<f64>() - 9.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn one_sided_jacobi_known_singular_values() {
+        // X = [[3, 0], [4, 5]] has singular values 3√5 and √5.
+        let mut cols = vec![vec![3.0, 4.0], vec![0.0, 5.0]];
+        let w = one_sided_jacobi(&mut cols);
+        let mut s: Vec<f64> = cols
+            .iter()
+            .map(|c| c.iter().map(|x| x * x).sum::<f64>().sqrt())
+            .collect();
+        s.sort_by(|a, b| b.total_cmp(a));
+        assert!((s[0] - 3.0 * 5f64.sqrt()).abs() < 1e-12);
+        assert!((s[1] - 5f64.sqrt()).abs() < 1e-12);
+        // W is orthogonal.
+        let wtw = matmul(&[w[0], w[2], w[1], w[3]], &w, 2, 2, 2);
+        assert!(
+            (wtw[0] - 1.0).abs() < 1e-14 && wtw[1].abs() < 1e-14 && (wtw[3] - 1.0).abs() < 1e-14
+        );
+        // Zero matrix: nothing happens, no NaN.
+        let mut z = vec![vec![0.0; 3]; 2];
+        let w = one_sided_jacobi(&mut z);
+        assert!(w.iter().all(|x| x.is_finite()));
+    }
+}

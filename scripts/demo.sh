@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The demo command (README "Run the demo"): set-up, build and install reco into the system
+# PostgreSQL 15, start a throwaway cluster on a free loopback port (never 5432, never an existing
+# cluster), load data/, refresh, and print real output of every SQL function.
+# The cluster is left running so you can explore it; the last lines say how to connect and stop.
+# Running the demo again stops and recreates its own cluster.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+PG_BIN=/usr/lib/postgresql/15/bin
+DEMO_DIR=${RECO_DEMO_DIR:-/tmp/reco-demo}
+DB=reco_demo
+
+echo "== building and installing reco into PostgreSQL 15 =="
+cargo pgrx install --release --pg-config "$PG_BIN/pg_config"
+
+# Our own cluster only: stop a previous demo cluster, then start from scratch.
+if [ -f "$DEMO_DIR/pgdata/postmaster.pid" ]; then
+  sudo -u postgres "$PG_BIN/pg_ctl" -D "$DEMO_DIR/pgdata" -m fast stop || true
+fi
+rm -rf "$DEMO_DIR"
+mkdir -p "$DEMO_DIR/data"
+cp data/*.csv "$DEMO_DIR/data/"
+chown -R postgres "$DEMO_DIR"
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+PORT=""
+for p in $(seq 55432 55532); do
+  if ! port_busy "$p"; then PORT=$p; break; fi
+done
+[ -n "$PORT" ] || { echo "demo: no free port in 55432-55532" >&2; exit 1; }
+
+echo "== starting a throwaway cluster in $DEMO_DIR on 127.0.0.1:$PORT =="
+sudo -u postgres "$PG_BIN/initdb" -D "$DEMO_DIR/pgdata" -A trust -U postgres >/dev/null
+sudo -u postgres "$PG_BIN/pg_ctl" -D "$DEMO_DIR/pgdata" -l "$DEMO_DIR/server.log" -w \
+  -o "-p $PORT -c listen_addresses=127.0.0.1 -k $DEMO_DIR -c shared_preload_libraries=pg_cron -c cron.database_name=$DB" start
+PSQL=(sudo -u postgres psql -X -h "$DEMO_DIR" -p "$PORT" -v ON_ERROR_STOP=1)
+"${PSQL[@]}" -d postgres -qc "CREATE DATABASE $DB"
+
+echo "== the demo session =="
+"${PSQL[@]}" -d "$DB" -e -v datadir="$DEMO_DIR/data" -f scripts/demo.sql
+
+cat <<EOM
+
+== the demo cluster is still running ==
+connect:  sudo -u postgres psql -h $DEMO_DIR -p $PORT -d $DB
+          (then: SET search_path = reco, public;  SELECT * FROM recommend(7, 10);)
+stop it:  sudo -u postgres $PG_BIN/pg_ctl -D $DEMO_DIR/pgdata stop
+EOM

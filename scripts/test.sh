@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The test command (README "Run the tests"; CI runs it through .ci/run).
+# 1. set-up (idempotent), 2. pure-Rust unit tests of the algorithm crates, 3. the extension's
+# SQL-level tests with `cargo pgrx test` in a throwaway cluster run by the postgres OS user.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+echo "== unit tests: reco-core, reco-datagen (no Postgres) =="
+cargo test --release -p reco-core -p reco-datagen
+
+echo "== SQL tests: cargo pgrx test pg15 =="
+# The test backend runs as postgres and reads data/ itself (reco.load_csv): give it a copy it can
+# read wherever this checkout lives. The path is compiled into the tests (option_env!).
+export RECO_TEST_DATA_DIR=/tmp/reco-test-data
+rm -rf "$RECO_TEST_DATA_DIR" && mkdir -p "$RECO_TEST_DATA_DIR"
+cp data/*.csv "$RECO_TEST_DATA_DIR"/ && chmod -R a+rX "$RECO_TEST_DATA_DIR"
+# cargo pgrx test wants a fresh data directory owned by the user it runs Postgres as.
+PGDATA_DIR=/tmp/reco-pgrx-test-pgdata
+rm -rf "$PGDATA_DIR" && mkdir -p "$PGDATA_DIR" && chown postgres "$PGDATA_DIR"
+cargo pgrx test pg15 --runas postgres --pgdata "$PGDATA_DIR"

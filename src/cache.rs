@@ -1,0 +1,320 @@
+//! Per-backend cache of the active model joined with the current catalogue.
+//!
+//! A backend keeps one `Cache`, keyed by (active model id, catalogue version). Each call of
+//! recommend()/similar() reads both with one tiny query and rebuilds the cache only when either
+//! changed (a refresh committed, or reco.shoes was modified), so a call normally costs a
+//! matrix-vector product and a top-k instead of a table scan.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use pgrx::spi::SpiClient;
+use reco_core::tfidf::{self, ShoeText, TfidfModel};
+use sprs::CsMat;
+
+use crate::errors;
+
+/// One catalogue row, as much of it as recommendations and reasons need.
+pub struct ShoeRow {
+    pub shoe_id: i64,
+    pub name: String,
+    pub brand: String,
+    pub shoe_type: String,
+    pub material: String,
+    pub color: String,
+    pub description: String,
+    pub price: Option<f64>,
+    pub active: bool,
+}
+
+pub fn shoe_text(s: &ShoeRow) -> ShoeText<'_> {
+    ShoeText {
+        name: &s.name,
+        brand: &s.brand,
+        shoe_type: &s.shoe_type,
+        material: &s.material,
+        color: &s.color,
+        description: &s.description,
+    }
+}
+
+/// The whole catalogue ordered by shoe_id.
+pub fn read_catalog(client: &SpiClient) -> Vec<ShoeRow> {
+    let table = client
+        .select(
+            "SELECT shoe_id, name, brand, type, coalesce(material, ''), coalesce(color, ''), \
+                    coalesce(description, ''), price::float8, active \
+             FROM reco.shoes ORDER BY shoe_id",
+            None,
+            &[],
+        )
+        .unwrap_or_else(|e| errors::spi("reading reco.shoes", e));
+    let mut out = Vec::with_capacity(table.len());
+    for row in table {
+        out.push(ShoeRow {
+            shoe_id: row.get(1).ok().flatten().expect("shoe_id is NOT NULL"),
+            name: row.get(2).ok().flatten().unwrap_or_default(),
+            brand: row.get(3).ok().flatten().unwrap_or_default(),
+            shoe_type: row.get(4).ok().flatten().unwrap_or_default(),
+            material: row.get(5).ok().flatten().unwrap_or_default(),
+            color: row.get(6).ok().flatten().unwrap_or_default(),
+            description: row.get(7).ok().flatten().unwrap_or_default(),
+            price: row.get(8).ok().flatten(),
+            active: row.get(9).ok().flatten().unwrap_or(false),
+        });
+    }
+    out
+}
+
+/// Everything recommend()/similar() need, indexed by catalogue position (shoe_id order).
+pub struct Cache {
+    pub model_id: Option<i64>,
+    pub catalog_version: i64,
+    pub shoes: Vec<ShoeRow>,
+    pub pos: HashMap<i64, usize>,
+    /// Factors per shoe (k each); zeros for shoes the model has not seen.
+    pub k: usize,
+    pub factors: Vec<f32>,
+    pub in_model: Vec<bool>,
+    /// TF-IDF rows (L2-normalised), and the same matrix by term for scoring a query.
+    pub content: CsMat<f32>,
+    pub content_by_term: CsMat<f32>,
+    pub vocab: TfidfModel,
+    /// Popularity scaled to a maximum of 1.
+    pub popularity: Vec<f32>,
+    /// segment -> (users, [(catalogue position, score scaled to max 1)] best first)
+    pub segments: HashMap<String, (i32, Vec<(usize, f32)>)>,
+    /// Time decay of the model (0 = none) and its reference time (epoch seconds).
+    pub half_life_days: f64,
+    pub reference_epoch: f64,
+}
+
+impl Cache {
+    pub fn factor_row(&self, pos: usize) -> &[f32] {
+        &self.factors[pos * self.k..(pos + 1) * self.k]
+    }
+
+    /// Sparse TF-IDF row of a shoe.
+    pub fn content_row(&self, pos: usize) -> Vec<(usize, f32)> {
+        self.content
+            .outer_view(pos)
+            .map(|r| r.iter().map(|(t, &w)| (t, w)).collect())
+            .unwrap_or_default()
+    }
+}
+
+thread_local! {
+    static CACHE: RefCell<Option<Rc<Cache>>> = const { RefCell::new(None) };
+}
+
+/// The cache for the active model and current catalogue, rebuilt if either changed.
+pub fn current(client: &SpiClient) -> Rc<Cache> {
+    let (model_id, version) = client
+        .select(
+            "SELECT (SELECT model_id FROM reco.models WHERE status = 'active'), \
+                    (SELECT version FROM reco.catalog_version)",
+            None,
+            &[],
+        )
+        .and_then(|t| t.first().get_two::<i64, i64>())
+        .unwrap_or_else(|e| errors::spi("reading the active model", e));
+    let version = version.unwrap_or(0);
+    if let Some(c) = CACHE.with(|c| c.borrow().clone()) {
+        if c.model_id == model_id && c.catalog_version == version {
+            return c;
+        }
+    }
+    // Drop the old cache before building the new one so the two never coexist in memory.
+    CACHE.with(|c| *c.borrow_mut() = None);
+    let built = Rc::new(build(client, model_id, version));
+    CACHE.with(|c| *c.borrow_mut() = Some(built.clone()));
+    built
+}
+
+fn build(client: &SpiClient, model_id: Option<i64>, catalog_version: i64) -> Cache {
+    let shoes = read_catalog(client);
+    let pos: HashMap<i64, usize> = shoes.iter().enumerate().map(|(i, s)| (s.shoe_id, i)).collect();
+    let n = shoes.len();
+    let mut cache = match model_id {
+        Some(id) => build_from_model(client, id, shoes, pos),
+        None => build_without_model(client, shoes, pos),
+    };
+    cache.model_id = model_id;
+    cache.catalog_version = catalog_version;
+    debug_assert_eq!(cache.popularity.len(), n);
+    cache
+}
+
+/// Before the first refresh: content from a TF-IDF fitted on the spot, live popularity, no CF.
+fn build_without_model(client: &SpiClient, shoes: Vec<ShoeRow>, pos: HashMap<i64, usize>) -> Cache {
+    let texts: Vec<_> = shoes.iter().map(shoe_text).collect();
+    let (vocab, content) = tfidf::fit_transform(&texts);
+    drop(texts);
+    let mut popularity = vec![0f32; shoes.len()];
+    let table = client
+        .select(
+            "SELECT i.shoe_id, sum(w.weight)::float8 FROM reco.interactions i \
+             JOIN reco.action_weights w ON w.action = i.action GROUP BY i.shoe_id",
+            None,
+            &[],
+        )
+        .unwrap_or_else(|e| errors::spi("computing popularity", e));
+    for row in table {
+        let id: Option<i64> = row.get(1).ok().flatten();
+        let sum: Option<f64> = row.get(2).ok().flatten();
+        if let (Some(p), Some(sum)) = (id.and_then(|id| pos.get(&id)), sum) {
+            popularity[*p] = sum as f32;
+        }
+    }
+    scale_to_unit_max(&mut popularity);
+    let n = shoes.len();
+    Cache {
+        model_id: None,
+        catalog_version: 0,
+        content_by_term: content.to_csc(),
+        content,
+        vocab,
+        shoes,
+        pos,
+        k: 0,
+        factors: Vec::new(),
+        in_model: vec![false; n],
+        popularity,
+        segments: HashMap::new(),
+        half_life_days: 0.0,
+        reference_epoch: 0.0,
+    }
+}
+
+fn build_from_model(client: &SpiClient, model_id: i64, shoes: Vec<ShoeRow>, pos: HashMap<i64, usize>) -> Cache {
+    let (k, half_life_days, reference_epoch) = client
+        .select(
+            "SELECT factors, coalesce((parameters->>'half_life_days')::float8, 0), \
+                    coalesce((parameters->>'reference_epoch')::float8, 0) \
+             FROM reco.models WHERE model_id = $1",
+            None,
+            &[model_id.into()],
+        )
+        .and_then(|t| t.first().get_three::<i32, f64, f64>())
+        .unwrap_or_else(|e| errors::spi("reading the model", e));
+    let k = k.unwrap_or(0).max(0) as usize;
+
+    let mut terms = Vec::new();
+    let mut idf = Vec::new();
+    let table = client
+        .select(
+            "SELECT term, idf FROM reco.model_vocabulary WHERE model_id = $1 ORDER BY term_id",
+            None,
+            &[model_id.into()],
+        )
+        .unwrap_or_else(|e| errors::spi("reading the vocabulary", e));
+    for row in table {
+        terms.push(row.get::<String>(1).ok().flatten().unwrap_or_default());
+        idf.push(row.get::<f64>(2).ok().flatten().unwrap_or(1.0));
+    }
+    let vocab = TfidfModel::from_parts(terms, idf);
+
+    let n = shoes.len();
+    let mut factors = vec![0f32; n * k];
+    let mut in_model = vec![false; n];
+    let mut popularity = vec![0f32; n];
+    let mut rows: Vec<Vec<(usize, f32)>> = vec![Vec::new(); n];
+    let table = client
+        .select(
+            "SELECT shoe_id, factors, popularity, tfidf_terms, tfidf_weights \
+             FROM reco.model_shoes WHERE model_id = $1",
+            None,
+            &[model_id.into()],
+        )
+        .unwrap_or_else(|e| errors::spi("reading shoe factors", e));
+    for row in table {
+        let id: i64 = row.get(1).ok().flatten().unwrap_or_default();
+        // A shoe deleted from the catalogue since the refresh is simply not served.
+        let Some(&p) = pos.get(&id) else { continue };
+        let f: Vec<f32> = row.get(2).ok().flatten().unwrap_or_default();
+        if f.len() == k {
+            factors[p * k..(p + 1) * k].copy_from_slice(&f);
+        }
+        in_model[p] = true;
+        popularity[p] = row.get::<f32>(3).ok().flatten().unwrap_or(0.0);
+        let t: Vec<i32> = row.get(4).ok().flatten().unwrap_or_default();
+        let w: Vec<f32> = row.get(5).ok().flatten().unwrap_or_default();
+        rows[p] = t.into_iter().map(|t| t as usize).zip(w).collect();
+    }
+    // Shoes added after the refresh: content vectors from the model's vocabulary, so they are
+    // reachable through content scores right away.
+    for (p, shoe) in shoes.iter().enumerate() {
+        if !in_model[p] {
+            rows[p] = vocab.transform(&shoe_text(shoe));
+        }
+    }
+    let content = csr_from_rows(&rows, vocab.vocabulary.len());
+    drop(rows);
+    scale_to_unit_max(&mut popularity);
+
+    let mut segments = HashMap::new();
+    let table = client
+        .select(
+            "SELECT segment, users, shoe_ids, scores FROM reco.model_segments WHERE model_id = $1",
+            None,
+            &[model_id.into()],
+        )
+        .unwrap_or_else(|e| errors::spi("reading segments", e));
+    for row in table {
+        let segment: String = row.get(1).ok().flatten().unwrap_or_default();
+        let users: i32 = row.get(2).ok().flatten().unwrap_or(0);
+        let ids: Vec<i64> = row.get(3).ok().flatten().unwrap_or_default();
+        let scores: Vec<f32> = row.get(4).ok().flatten().unwrap_or_default();
+        let max = scores.iter().cloned().fold(0f32, f32::max);
+        let list: Vec<(usize, f32)> = ids
+            .iter()
+            .zip(&scores)
+            .filter_map(|(id, s)| pos.get(id).map(|&p| (p, if max > 0.0 { s / max } else { 0.0 })))
+            .collect();
+        segments.insert(segment, (users, list));
+    }
+
+    Cache {
+        model_id: Some(model_id),
+        catalog_version: 0,
+        content_by_term: content.to_csc(),
+        content,
+        vocab,
+        shoes,
+        pos,
+        k,
+        factors,
+        in_model,
+        popularity,
+        segments,
+        half_life_days: half_life_days.unwrap_or(0.0),
+        reference_epoch: reference_epoch.unwrap_or(0.0),
+    }
+}
+
+fn csr_from_rows(rows: &[Vec<(usize, f32)>], cols: usize) -> CsMat<f32> {
+    let mut indptr = Vec::with_capacity(rows.len() + 1);
+    let mut indices = Vec::new();
+    let mut data = Vec::new();
+    indptr.push(0);
+    for r in rows {
+        let mut r = r.clone();
+        r.sort_unstable_by_key(|e| e.0);
+        for (t, w) in r {
+            if t < cols {
+                indices.push(t);
+                data.push(w);
+            }
+        }
+        indptr.push(indices.len());
+    }
+    CsMat::new((rows.len(), cols), indptr, indices, data)
+}
+
+fn scale_to_unit_max(v: &mut [f32]) {
+    let max = v.iter().cloned().fold(0f32, f32::max);
+    if max > 0.0 {
+        v.iter_mut().for_each(|x| *x /= max);
+    }
+}

@@ -1,0 +1,107 @@
+//! Building the user x shoe matrix from interaction triplets. No pgrx here: plain owned buffers.
+
+use sprs::CsMat;
+
+/// Interaction triplets as read from the log: one entry per interaction row.
+#[derive(Default)]
+pub struct Triplets {
+    pub rows: Vec<u32>,
+    pub cols: Vec<u32>,
+    pub vals: Vec<f32>,
+}
+
+impl Triplets {
+    pub fn push(&mut self, row: u32, col: u32, val: f32) {
+        self.rows.push(row);
+        self.cols.push(col);
+        self.vals.push(val);
+    }
+}
+
+/// CSR matrix (m x n) with duplicate (row, col) entries summed, columns sorted within each row.
+/// Counting sort by row, then a sort of each (short) row: O(nnz log(row length)), and no
+/// intermediate copy bigger than the output.
+pub fn csr_from_triplets(m: usize, n: usize, t: Triplets) -> CsMat<f32> {
+    let Triplets { rows, cols, vals } = t;
+    let mut indptr = vec![0usize; m + 1];
+    for &r in &rows {
+        indptr[r as usize + 1] += 1;
+    }
+    for i in 0..m {
+        indptr[i + 1] += indptr[i];
+    }
+    let mut next = indptr.clone();
+    let mut entries: Vec<(u32, f32)> = vec![(0, 0.0); rows.len()];
+    for ((r, c), v) in rows.into_iter().zip(cols).zip(vals) {
+        let slot = &mut next[r as usize];
+        entries[*slot] = (c, v);
+        *slot += 1;
+    }
+    // Sort and merge each row.
+    let mut out_indptr = Vec::with_capacity(m + 1);
+    let mut out_indices: Vec<usize> = Vec::with_capacity(entries.len());
+    let mut out_data: Vec<f32> = Vec::with_capacity(entries.len());
+    out_indptr.push(0);
+    for i in 0..m {
+        let row = &mut entries[indptr[i]..indptr[i + 1]];
+        row.sort_unstable_by_key(|e| e.0);
+        for &(c, v) in row.iter() {
+            if out_indices.len() > *out_indptr.last().unwrap() && *out_indices.last().unwrap() == c as usize {
+                *out_data.last_mut().unwrap() += v;
+            } else {
+                out_indices.push(c as usize);
+                out_data.push(v);
+            }
+        }
+        out_indptr.push(out_indices.len());
+    }
+    drop(entries);
+    out_indices.shrink_to_fit();
+    out_data.shrink_to_fit();
+    CsMat::new((m, n), out_indptr, out_indices, out_data)
+}
+
+/// Column sums of a CSR matrix: the popularity of each shoe.
+pub fn column_sums(a: &CsMat<f32>) -> Vec<f32> {
+    let mut sums = vec![0f32; a.cols()];
+    for (&c, &v) in a.indices().iter().zip(a.data()) {
+        sums[c] += v;
+    }
+    sums
+}
+
+/// Sums of the rows of `a` that belong to each group (`group_of_row[i]` = group of row i, or
+/// None): per-segment popularity for cold-start users.
+pub fn grouped_column_sums(a: &CsMat<f32>, group_of_row: &[Option<usize>], groups: usize) -> Vec<Vec<f32>> {
+    let mut sums = vec![vec![0f32; a.cols()]; groups];
+    for (i, row) in a.outer_iterator().enumerate() {
+        if let Some(g) = group_of_row[i] {
+            for (c, &v) in row.iter() {
+                sums[g][c] += v;
+            }
+        }
+    }
+    sums
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_summed_and_columns_sorted() {
+        let mut t = Triplets::default();
+        t.push(1, 2, 1.0);
+        t.push(0, 1, 3.0);
+        t.push(1, 0, 5.0);
+        t.push(1, 2, 2.0);
+        let a = csr_from_triplets(3, 3, t);
+        assert_eq!(a.indptr().raw_storage(), &[0, 1, 3, 3]);
+        assert_eq!(a.indices(), &[1, 0, 2]);
+        assert_eq!(a.data(), &[3.0, 5.0, 3.0]);
+        assert_eq!(column_sums(&a), vec![5.0, 3.0, 3.0]);
+        let g = grouped_column_sums(&a, &[Some(0), Some(1), None], 2);
+        assert_eq!(g[0], vec![0.0, 3.0, 0.0]);
+        assert_eq!(g[1], vec![5.0, 0.0, 3.0]);
+    }
+}

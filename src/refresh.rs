@@ -1,0 +1,462 @@
+//! reco.refresh(): read the log and catalogue, build a new model version, make it active.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use pgrx::PgSqlErrorCode;
+use reco_core::svd::{randomized_svd, SvdParams};
+use reco_core::tfidf;
+
+use crate::cache::{read_catalog, shoe_text};
+use crate::errors::{self, raise};
+use crate::guc;
+use crate::matrix::{column_sums, csr_from_triplets, grouped_column_sums, Triplets};
+use crate::segments::segment_keys;
+
+/// Rows fetched per cursor round trip while reading the interaction log.
+const FETCH_ROWS: i64 = 100_000;
+/// Rows per INSERT statement when writing factors.
+const WRITE_BATCH: usize = 10_000;
+/// Shoes kept per cold-start segment.
+const SEGMENT_TOP: usize = 200;
+
+const READ_INTERACTIONS: &str = "\
+    SELECT i.user_id, i.shoe_id, w.weight::float8 \
+    FROM reco.interactions i JOIN reco.action_weights w ON w.action = i.action";
+const READ_INTERACTIONS_WITH_TIME: &str = "\
+    SELECT i.user_id, i.shoe_id, w.weight::float8, extract(epoch FROM i.occurred_at)::float8 \
+    FROM reco.interactions i JOIN reco.action_weights w ON w.action = i.action";
+
+
+/// Build a new model version from reco.interactions and reco.shoes and make it the active one
+/// when the calling transaction commits.
+#[pg_extern(volatile, parallel_unsafe)]
+fn refresh() -> TableIterator<
+    'static,
+    (
+    name!(model_id, i64),
+    name!(users, i32),
+    name!(shoes, i32),
+    name!(interactions, i64),
+    name!(factors, i32),
+    name!(energy, f64),
+    name!(read_seconds, f64),
+    name!(svd_seconds, f64),
+    name!(tfidf_seconds, f64),
+    name!(write_seconds, f64),
+),
+> {
+    let params = SvdParams {
+        k: guc::FACTORS.get() as usize,
+        oversample: guc::OVERSAMPLE.get() as usize,
+        power_iters: guc::POWER_ITERATIONS.get() as usize,
+        seed: guc::SEED.get() as u64,
+    };
+    let half_life_days = guc::HALF_LIFE_DAYS.get();
+
+    let row = Spi::connect_mut(|client| {
+        // One refresh at a time; readers (ACCESS SHARE) are not blocked.
+        client
+            .update("LOCK TABLE reco.models IN SHARE ROW EXCLUSIVE MODE", None, &[])
+            .unwrap_or_else(|e| errors::spi("locking reco.models", e));
+
+        check_memory(client, &params);
+
+        // ---- read ----
+        let t_read = Instant::now();
+        let catalog = read_catalog(client);
+        if catalog.is_empty() {
+            errors::no_data(
+                "reco.refresh(): reco.shoes is empty, there is nothing to recommend",
+                Some("Load the catalogue first (reco.load_csv or INSERT INTO reco.shoes); the previous model, if any, stays active."),
+            );
+        }
+        let shoe_pos: HashMap<i64, u32> =
+            catalog.iter().enumerate().map(|(i, s)| (s.shoe_id, i as u32)).collect();
+        let (user_ids, triplets, interaction_rows, reference_epoch) =
+            read_interactions(client, &shoe_pos, half_life_days);
+        if interaction_rows == 0 {
+            errors::no_data(
+                "reco.refresh(): reco.interactions is empty, there is nothing to learn from",
+                Some("Record some views, wishlist adds or purchases first; the previous model, if any, stays active."),
+            );
+        }
+        let segment_of_user = read_user_segments(client, &user_ids);
+        let read_seconds = t_read.elapsed().as_secs_f64();
+        check_for_interrupts!();
+
+        // ---- CF: truncated SVD ----
+        let t_svd = Instant::now();
+        let (m, n) = (user_ids.len(), catalog.len());
+        let a = csr_from_triplets(m, n, triplets);
+        check_for_interrupts!();
+        let popularity = column_sums(&a);
+        let (segment_names, group_of_row, segment_users) = segment_of_user;
+        let segment_sums = grouped_column_sums(&a, &group_of_row, segment_names.len());
+        check_for_interrupts!();
+        let svd = randomized_svd(&a, &params, &mut || {
+            check_for_interrupts!();
+        });
+        drop(a);
+        let svd_seconds = t_svd.elapsed().as_secs_f64();
+        check_for_interrupts!();
+
+        // ---- content: TF-IDF ----
+        let t_tfidf = Instant::now();
+        let texts: Vec<_> = catalog.iter().map(shoe_text).collect();
+        let (vocab, tfidf_matrix) = tfidf::fit_transform(&texts);
+        let tfidf_seconds = t_tfidf.elapsed().as_secs_f64();
+        check_for_interrupts!();
+
+        // ---- write ----
+        let t_write = Instant::now();
+        let factors = svd.singular_values.len();
+        let parameters = serde_json::json!({
+            "factors_requested": params.k,
+            "oversampling": params.oversample,
+            "power_iterations": params.power_iters,
+            "seed": params.seed,
+            "half_life_days": half_life_days,
+            "reference_epoch": reference_epoch,
+            "action_weights": read_action_weights(client),
+        });
+        client
+            .update("UPDATE reco.models SET status = 'retired' WHERE status = 'active'", None, &[])
+            .unwrap_or_else(|e| errors::spi("retiring the active model", e));
+        let model_id: i64 = client
+            .update(
+                "INSERT INTO reco.models (status, parameters, users, shoes, interactions, factors, energy, singular_values, seconds) \
+                 VALUES ('active', $1::jsonb, $2, $3, $4, $5, $6, $7, '{}') RETURNING model_id",
+                None,
+                &[
+                    parameters.to_string().into(),
+                    (m as i32).into(),
+                    (n as i32).into(),
+                    interaction_rows.into(),
+                    (factors as i32).into(),
+                    svd.energy.into(),
+                    svd.singular_values.clone().into(),
+                ],
+            )
+            .and_then(|t| t.first().get_one::<i64>())
+            .unwrap_or_else(|e| errors::spi("inserting the model row", e))
+            .expect("INSERT ... RETURNING gives a row");
+
+        write_shoes(client, model_id, &catalog, &svd.shoe_factors, factors, &popularity, &tfidf_matrix);
+        write_users(client, model_id, &user_ids, &svd.user_factors, factors);
+        write_vocabulary(client, model_id, &vocab);
+        write_segments(client, model_id, &catalog, &segment_names, &segment_users, &segment_sums);
+        client
+            .update(
+                "DELETE FROM reco.models WHERE model_id IN \
+                 (SELECT model_id FROM reco.models ORDER BY model_id DESC OFFSET $1)",
+                None,
+                &[(guc::KEEP_MODELS.get() as i64).into()],
+            )
+            .unwrap_or_else(|e| errors::spi("pruning old models", e));
+        let write_seconds = t_write.elapsed().as_secs_f64();
+        let seconds = serde_json::json!({
+            "read": read_seconds, "svd": svd_seconds, "tfidf": tfidf_seconds, "write": write_seconds,
+        });
+        client
+            .update(
+                "UPDATE reco.models SET seconds = $2::jsonb WHERE model_id = $1",
+                None,
+                &[model_id.into(), seconds.to_string().into()],
+            )
+            .unwrap_or_else(|e| errors::spi("recording timings", e));
+
+        (
+            model_id,
+            m as i32,
+            n as i32,
+            interaction_rows,
+            factors as i32,
+            svd.energy,
+            read_seconds,
+            svd_seconds,
+            tfidf_seconds,
+            write_seconds,
+        )
+    });
+    TableIterator::once(row)
+}
+
+/// Refuse before allocating when the estimated peak is above reco.refresh_memory_limit: a
+/// backend killed by the OOM killer takes the whole cluster through crash recovery.
+fn check_memory(client: &SpiClient, params: &SvdParams) {
+    let estimate = |table: &str| -> f64 {
+        let sql = format!(
+            "SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::float8 \
+                         ELSE (SELECT count(*) FROM {table})::float8 END \
+             FROM pg_catalog.pg_class c WHERE c.oid = '{table}'::regclass"
+        );
+        client
+            .select(sql.as_str(), None, &[])
+            .and_then(|t| t.first().get_one::<f64>())
+            .unwrap_or_else(|e| errors::spi("estimating table sizes", e))
+            .unwrap_or(0.0)
+    };
+    let nnz = estimate("reco.interactions");
+    let users = estimate("reco.users");
+    let shoes = estimate("reco.shoes");
+    let bytes = estimate_refresh_bytes(nnz, users, shoes, params.k + params.oversample);
+    let limit = guc::REFRESH_MEMORY_LIMIT_MB.get() as f64 * 1024.0 * 1024.0;
+    if bytes > limit {
+        raise(
+            PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
+            format!(
+                "reco.refresh() would need about {:.0} MB ({:.0} interactions, {:.0} users, {:.0} shoes, {} factors), above reco.refresh_memory_limit = {:.0} MB",
+                bytes / 1048576.0, nnz, users, shoes, params.k, limit / 1048576.0
+            ),
+            Some("Raise the limit if the machine has the memory (SET reco.refresh_memory_limit = '8GB'), or lower reco.factors."),
+        );
+    }
+}
+
+/// Peak bytes of a refresh: triplets and the CSR matrix (plus its transpose inside the SVD), the
+/// tall dense matrices of the SVD (a few m x l and n x l blocks of f32), id maps and catalogue text.
+pub fn estimate_refresh_bytes(nnz: f64, users: f64, shoes: f64, l: usize) -> f64 {
+    let l = l as f64;
+    nnz * (12.0 + 8.0 + 24.0) + users * (4.0 * l * 4.0 + 48.0) + shoes * (4.0 * l * 4.0 + 1024.0)
+        + 64.0 * 1048576.0
+}
+
+/// Read the log into triplets. Returns the user ids in row order, the triplets, the number of
+/// interaction rows and the reference time of the decay (epoch seconds; 0 without decay).
+fn read_interactions(
+    client: &SpiClient,
+    shoe_pos: &HashMap<i64, u32>,
+    half_life_days: f64,
+) -> (Vec<i64>, Triplets, i64, f64) {
+    let decay = half_life_days > 0.0;
+    let reference_epoch = if decay {
+        client
+            .select("SELECT extract(epoch FROM max(occurred_at))::float8 FROM reco.interactions", None, &[])
+            .and_then(|t| t.first().get_one::<f64>())
+            .unwrap_or_else(|e| errors::spi("reading the newest interaction time", e))
+            .unwrap_or(0.0)
+    } else {
+        0.0
+    };
+    let half_life_seconds = half_life_days * 86_400.0;
+    let query = if decay { READ_INTERACTIONS_WITH_TIME } else { READ_INTERACTIONS };
+
+    let mut user_pos: HashMap<i64, u32> = HashMap::new();
+    let mut user_ids: Vec<i64> = Vec::new();
+    let mut triplets = Triplets::default();
+    let mut rows: i64 = 0;
+    let mut cursor = client.open_cursor(query, &[]);
+    loop {
+        let batch = cursor.fetch(FETCH_ROWS).unwrap_or_else(|e| errors::spi("reading interactions", e));
+        if batch.is_empty() {
+            break;
+        }
+        for tuple in batch {
+            let user_id: i64 = tuple.get(1).ok().flatten().expect("user_id is NOT NULL");
+            let shoe_id: i64 = tuple.get(2).ok().flatten().expect("shoe_id is NOT NULL");
+            let mut weight: f64 = tuple.get(3).ok().flatten().expect("weight is NOT NULL");
+            if decay {
+                let at: f64 = tuple.get(4).ok().flatten().expect("occurred_at is NOT NULL");
+                weight *= 0.5f64.powf((reference_epoch - at).max(0.0) / half_life_seconds);
+            }
+            let Some(&col) = shoe_pos.get(&shoe_id) else { continue };
+            let row = *user_pos.entry(user_id).or_insert_with(|| {
+                user_ids.push(user_id);
+                (user_ids.len() - 1) as u32
+            });
+            triplets.push(row, col, weight as f32);
+            rows += 1;
+        }
+        // pgrx keeps every fetched SPITupleTable until SPI_finish; free each batch now so reading
+        // 20M rows does not hold them all in memory.
+        unsafe { pg_sys::SPI_freetuptable(pg_sys::SPI_tuptable) };
+        check_for_interrupts!();
+    }
+    (user_ids, triplets, rows, reference_epoch)
+}
+
+/// Segment names, the segment (group) of each matrix row, and users per segment.
+type Segments = (Vec<String>, Vec<Option<usize>>, Vec<i32>);
+
+/// Read the demographics of the users that have interactions and assign them to cold-start
+/// segments. A user belongs to each of their keys; we keep one group index per (row, key) by
+/// giving every key its own pass below.
+fn read_user_segments(client: &SpiClient, user_ids: &[i64]) -> Segments {
+    let row_of: HashMap<i64, usize> = user_ids.iter().enumerate().map(|(i, &u)| (u, i)).collect();
+    let mut names: Vec<String> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    // Most specific key per row; the broader usage key is derived when writing.
+    let mut group_of_row: Vec<Option<usize>> = vec![None; user_ids.len()];
+    let mut cursor = client.open_cursor(
+        "SELECT user_id, age, gender, primary_usage FROM reco.users WHERE primary_usage IS NOT NULL",
+        &[],
+    );
+    loop {
+        let batch = cursor.fetch(FETCH_ROWS).unwrap_or_else(|e| errors::spi("reading users", e));
+        if batch.is_empty() {
+            break;
+        }
+        for tuple in batch {
+            let user_id: i64 = tuple.get(1).ok().flatten().expect("user_id is NOT NULL");
+            let Some(&row) = row_of.get(&user_id) else { continue };
+            let age: Option<i32> = tuple.get(2).ok().flatten();
+            let gender: Option<String> = tuple.get(3).ok().flatten();
+            let usage: Option<String> = tuple.get(4).ok().flatten();
+            if let Some(key) = segment_keys(age, gender.as_deref(), usage.as_deref()).into_iter().next() {
+                let next = names.len();
+                let g = *index.entry(key.clone()).or_insert_with(|| {
+                    names.push(key);
+                    next
+                });
+                group_of_row[row] = Some(g);
+            }
+        }
+        unsafe { pg_sys::SPI_freetuptable(pg_sys::SPI_tuptable) };
+        check_for_interrupts!();
+    }
+    // Users per segment.
+    let mut users = vec![0i32; names.len()];
+    for g in group_of_row.iter().flatten() {
+        users[*g] += 1;
+    }
+    (names, group_of_row, users)
+}
+
+fn read_action_weights(client: &SpiClient) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    let table = client
+        .select("SELECT action, weight::float8 FROM reco.action_weights ORDER BY action", None, &[])
+        .unwrap_or_else(|e| errors::spi("reading action weights", e));
+    for row in table {
+        let action: String = row.get(1).ok().flatten().unwrap_or_default();
+        let weight: f64 = row.get(2).ok().flatten().unwrap_or_default();
+        map.insert(action, weight.into());
+    }
+    map.into()
+}
+
+fn write_shoes(
+    client: &mut SpiClient,
+    model_id: i64,
+    catalog: &[crate::cache::ShoeRow],
+    shoe_factors: &ndarray::Array2<f32>,
+    k: usize,
+    popularity: &[f32],
+    tfidf_matrix: &sprs::CsMat<f32>,
+) {
+    const SQL: &str = "\
+        INSERT INTO reco.model_shoes (model_id, shoe_id, factors, popularity, tfidf_terms, tfidf_weights) \
+        SELECT $1, s.shoe_id, $3[(s.ord - 1) * $4 + 1 : s.ord * $4], $5[s.ord], \
+               $6[$8[s.ord] + 1 : $8[s.ord + 1]], $7[$8[s.ord] + 1 : $8[s.ord + 1]] \
+        FROM unnest($2::bigint[]) WITH ORDINALITY AS s(shoe_id, ord)";
+    for start in (0..catalog.len()).step_by(WRITE_BATCH) {
+        let end = (start + WRITE_BATCH).min(catalog.len());
+        let ids: Vec<i64> = catalog[start..end].iter().map(|s| s.shoe_id).collect();
+        let mut flat: Vec<f32> = Vec::with_capacity((end - start) * k);
+        for i in start..end {
+            flat.extend(shoe_factors.row(i).iter().take(k));
+        }
+        let pop: Vec<f32> = popularity[start..end].to_vec();
+        let mut terms: Vec<i32> = Vec::new();
+        let mut weights: Vec<f32> = Vec::new();
+        let mut offsets: Vec<i32> = vec![0];
+        for i in start..end {
+            if let Some(row) = tfidf_matrix.outer_view(i) {
+                for (t, &w) in row.iter() {
+                    terms.push(t as i32);
+                    weights.push(w);
+                }
+            }
+            offsets.push(terms.len() as i32);
+        }
+        client
+            .update(
+                SQL,
+                None,
+                &[
+                    model_id.into(),
+                    ids.into(),
+                    flat.into(),
+                    (k as i32).into(),
+                    pop.into(),
+                    terms.into(),
+                    weights.into(),
+                    offsets.into(),
+                ],
+            )
+            .unwrap_or_else(|e| errors::spi("writing shoe factors", e));
+        check_for_interrupts!();
+    }
+}
+
+fn write_users(client: &mut SpiClient, model_id: i64, user_ids: &[i64], user_factors: &ndarray::Array2<f32>, k: usize) {
+    const SQL: &str = "\
+        INSERT INTO reco.model_users (model_id, user_id, factors) \
+        SELECT $1, u.user_id, $3[(u.ord - 1) * $4 + 1 : u.ord * $4] \
+        FROM unnest($2::bigint[]) WITH ORDINALITY AS u(user_id, ord)";
+    for start in (0..user_ids.len()).step_by(WRITE_BATCH) {
+        let end = (start + WRITE_BATCH).min(user_ids.len());
+        let ids: Vec<i64> = user_ids[start..end].to_vec();
+        let mut flat: Vec<f32> = Vec::with_capacity((end - start) * k);
+        for i in start..end {
+            flat.extend(user_factors.row(i).iter().take(k));
+        }
+        client
+            .update(SQL, None, &[model_id.into(), ids.into(), flat.into(), (k as i32).into()])
+            .unwrap_or_else(|e| errors::spi("writing user factors", e));
+        check_for_interrupts!();
+    }
+}
+
+fn write_vocabulary(client: &mut SpiClient, model_id: i64, vocab: &tfidf::TfidfModel) {
+    let ids: Vec<i32> = (0..vocab.vocabulary.len() as i32).collect();
+    client
+        .update(
+            "INSERT INTO reco.model_vocabulary (model_id, term_id, term, idf) \
+             SELECT $1, t.term_id, t.term, t.idf FROM unnest($2::int[], $3::text[], $4::float8[]) AS t(term_id, term, idf)",
+            None,
+            &[model_id.into(), ids.into(), vocab.vocabulary.clone().into(), vocab.idf.clone().into()],
+        )
+        .unwrap_or_else(|e| errors::spi("writing the vocabulary", e));
+}
+
+/// Top shoes per segment: the specific segments as read, plus one broader "usage=..." segment
+/// per usage, summed from its specific ones.
+fn write_segments(
+    client: &mut SpiClient,
+    model_id: i64,
+    catalog: &[crate::cache::ShoeRow],
+    names: &[String],
+    users: &[i32],
+    sums: &[Vec<f32>],
+) {
+    let mut all: Vec<(String, i32, Vec<f32>)> = Vec::new();
+    let mut broad: HashMap<String, (i32, Vec<f32>)> = HashMap::new();
+    for ((name, &u), s) in names.iter().zip(users).zip(sums) {
+        let usage_key = name.split('/').next().unwrap_or(name).to_string();
+        let entry = broad.entry(usage_key).or_insert_with(|| (0, vec![0.0; s.len()]));
+        entry.0 += u;
+        for (acc, v) in entry.1.iter_mut().zip(s) {
+            *acc += v;
+        }
+        if name.contains('/') {
+            all.push((name.clone(), u, s.clone()));
+        }
+    }
+    all.extend(broad.into_iter().map(|(k, (u, s))| (k, u, s)));
+    for (segment, u, scores) in all {
+        let top = reco_core::topk::top_k(&scores, SEGMENT_TOP, |i| scores[i] <= 0.0);
+        let ids: Vec<i64> = top.iter().map(|&(i, _)| catalog[i].shoe_id).collect();
+        let vals: Vec<f32> = top.iter().map(|&(_, s)| s).collect();
+        client
+            .update(
+                "INSERT INTO reco.model_segments (model_id, segment, users, shoe_ids, scores) VALUES ($1, $2, $3, $4, $5)",
+                None,
+                &[model_id.into(), segment.into(), u.into(), ids.into(), vals.into()],
+            )
+            .unwrap_or_else(|e| errors::spi("writing segments", e));
+    }
+}

@@ -1,0 +1,158 @@
+//! Query-time scoring used by recommend() and similar(). No pgrx here.
+
+use sprs::CsMat;
+
+/// Score every row of a TF-IDF matrix against a sparse query: `by_term` is the matrix in CSC
+/// (one column per term), so the cost is the length of the query's posting lists, not n x V.
+/// With L2-normalised rows and query this is cosine similarity.
+pub fn content_scores(by_term: &CsMat<f32>, query: &[(usize, f32)]) -> Vec<f32> {
+    let mut scores = vec![0f32; by_term.rows()];
+    for &(term, q) in query {
+        if let Some(col) = by_term.outer_view(term) {
+            for (row, &w) in col.iter() {
+                scores[row] += q * w;
+            }
+        }
+    }
+    scores
+}
+
+/// PureSVD fold-in: the user's vector in factor space, p = sum_h w_h * V_h.
+pub fn fold_in(factors: &[f32], k: usize, history: &[(usize, f32)]) -> Vec<f32> {
+    let mut p = vec![0f32; k];
+    for &(pos, w) in history {
+        let row = &factors[pos * k..(pos + 1) * k];
+        for (acc, v) in p.iter_mut().zip(row) {
+            *acc += w * v;
+        }
+    }
+    p
+}
+
+/// CF score of every shoe: V p (the user's row of A V Vᵀ).
+pub fn cf_scores(factors: &[f32], k: usize, p: &[f32]) -> Vec<f32> {
+    if k == 0 {
+        return vec![0.0; 0];
+    }
+    factors.chunks_exact(k).map(|row| row.iter().zip(p).map(|(a, b)| a * b).sum()).collect()
+}
+
+/// Dot product of two sparse vectors sorted by index.
+pub fn sparse_dot(a: &[(usize, f32)], b: &[(usize, f32)]) -> f32 {
+    let (mut i, mut j, mut s) = (0, 0, 0f32);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                s += a[i].1 * b[j].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    s
+}
+
+/// Weighted sum of sparse vectors, sorted by index and L2-normalised (empty if all zero).
+pub fn weighted_profile(parts: &[(&[(usize, f32)], f32)]) -> Vec<(usize, f32)> {
+    let mut acc: std::collections::BTreeMap<usize, f32> = Default::default();
+    for (vec, w) in parts {
+        for &(t, v) in vec.iter() {
+            *acc.entry(t).or_default() += w * v;
+        }
+    }
+    let norm = acc.values().map(|v| v * v).sum::<f32>().sqrt();
+    if norm <= 0.0 || !norm.is_finite() {
+        return Vec::new();
+    }
+    acc.into_iter().map(|(t, v)| (t, v / norm)).collect()
+}
+
+/// Divide by the largest absolute value so scores of different kinds are comparable (max 1).
+pub fn scale_by_max_abs(v: &mut [f32]) {
+    let max = v.iter().map(|x| x.abs()).fold(0f32, f32::max);
+    if max > 0.0 && max.is_finite() {
+        v.iter_mut().for_each(|x| *x /= max);
+    }
+}
+
+/// Weight of CF in the hybrid for a user with `history` distinct shoes: it grows from 0 towards
+/// `cf_weight` as history accumulates, reaching half of it at `shrinkage` shoes.
+pub fn cf_blend_weight(cf_weight: f64, shrinkage: f64, history: usize) -> f64 {
+    let n = history as f64;
+    if n == 0.0 {
+        return 0.0;
+    }
+    cf_weight * n / (n + shrinkage)
+}
+
+/// Share of the non-CF part of the hybrid that goes to content (the rest to popularity).
+pub const CONTENT_SHARE: f32 = 0.7;
+
+/// Time-decayed weight: halves every `half_life_days` before `reference_epoch` (0 = no decay).
+pub fn decayed(weight: f64, at_epoch: f64, reference_epoch: f64, half_life_days: f64) -> f64 {
+    if half_life_days <= 0.0 {
+        return weight;
+    }
+    weight * 0.5f64.powf((reference_epoch - at_epoch).max(0.0) / (half_life_days * 86_400.0))
+}
+
+/// Cosine of two dense vectors (0 when either is zero).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (mut ab, mut aa, mut bb) = (0f32, 0f32, 0f32);
+    for (x, y) in a.iter().zip(b) {
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    if aa <= 0.0 || bb <= 0.0 {
+        0.0
+    } else {
+        ab / (aa.sqrt() * bb.sqrt())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_scores_match_dense_dot() {
+        // rows: [1,0,0], [0.6,0.8,0], [0,0,1]
+        let m = CsMat::new((3, 3), vec![0, 1, 3, 4], vec![0, 0, 1, 2], vec![1.0, 0.6, 0.8, 1.0]);
+        let s = content_scores(&m.to_csc(), &[(0, 0.6), (1, 0.8)]);
+        assert!((s[0] - 0.6).abs() < 1e-6);
+        assert!((s[1] - 1.0).abs() < 1e-6);
+        assert_eq!(s[2], 0.0);
+    }
+
+    #[test]
+    fn fold_in_and_cf_scores() {
+        // V = [[1,0],[0,1],[1,1]] (k = 2); history: shoe 0 with weight 2.
+        let v = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0];
+        let p = fold_in(&v, 2, &[(0, 2.0)]);
+        assert_eq!(p, vec![2.0, 0.0]);
+        assert_eq!(cf_scores(&v, 2, &p), vec![2.0, 0.0, 2.0]);
+    }
+
+    #[test]
+    fn profile_dot_and_weights() {
+        let a = [(0, 1.0f32), (2, 1.0)];
+        let b = [(2, 2.0f32), (3, 1.0)];
+        assert_eq!(sparse_dot(&a, &b), 2.0);
+        let p = weighted_profile(&[(&a, 1.0), (&b, 0.0)]);
+        let norm: f32 = p.iter().map(|x| x.1 * x.1).sum();
+        assert!((norm - 1.0).abs() < 1e-6);
+        assert!(weighted_profile(&[]).is_empty());
+        assert_eq!(cf_blend_weight(0.8, 5.0, 0), 0.0);
+        assert!((cf_blend_weight(0.8, 5.0, 5) - 0.4).abs() < 1e-12);
+        assert!((decayed(4.0, 0.0, 86_400.0 * 30.0, 30.0) - 2.0).abs() < 1e-9);
+        assert_eq!(decayed(4.0, 0.0, 1e9, 0.0), 4.0);
+        assert!((cosine(&[1.0, 0.0], &[1.0, 1.0]) - 0.70710677).abs() < 1e-6);
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 1.0]), 0.0);
+        let mut v = [1.0, -4.0, 2.0];
+        scale_by_max_abs(&mut v);
+        assert_eq!(v, [0.25, -1.0, 0.5]);
+    }
+}

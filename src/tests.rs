@@ -1,0 +1,378 @@
+// SQL-level tests, run inside a throwaway cluster by `cargo pgrx test` (included into the
+// `tests` module of lib.rs, which #[pg_schema] needs inline). Each #[pg_test] runs in its own
+// transaction, rolled back afterwards.
+
+use pgrx::prelude::*;
+
+/// Absolute path of the small synthetic shop shipped in data/.
+fn data_dir() -> String {
+    // scripts/test.sh copies data/ where the postgres OS user can read it wherever the checkout is.
+    option_env!("RECO_TEST_DATA_DIR")
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{}/data", env!("CARGO_MANIFEST_DIR")))
+}
+
+/// Create pg_temp.try_sql(q): runs q and returns 'ok' or 'SQLSTATE: message'.
+fn install_try_sql() {
+    Spi::run(
+        "CREATE OR REPLACE FUNCTION pg_temp.try_sql(q text) RETURNS text LANGUAGE plpgsql AS $$
+         BEGIN EXECUTE q; RETURN 'ok';
+         EXCEPTION WHEN others THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$",
+    )
+    .unwrap();
+}
+
+fn try_sql(q: &str) -> String {
+    Spi::get_one_with_args::<String>("SELECT pg_temp.try_sql($1)", &[q.into()]).unwrap().unwrap()
+}
+
+fn one_i64(q: &str) -> i64 {
+    Spi::get_one::<i64>(q).unwrap().unwrap()
+}
+
+fn one_f64(q: &str) -> f64 {
+    Spi::get_one::<f64>(q).unwrap().unwrap()
+}
+
+fn one_text(q: &str) -> Option<String> {
+    Spi::get_one::<String>(q).unwrap()
+}
+
+fn load_shop() {
+    Spi::run(&format!("SELECT * FROM reco.load_csv('{}')", data_dir())).unwrap();
+}
+
+/// A tiny hand-built shop: two running shoes, two hiking boots, one formal shoe, one inactive.
+fn tiny_shop() {
+    Spi::run(
+        "INSERT INTO reco.users (user_id, age, gender, primary_usage) VALUES
+            (1, 30, 'female', 'running'), (2, 31, 'female', 'running'), (3, 45, 'male', 'hiking'),
+            (4, 46, 'male', 'hiking'), (5, 28, 'other', 'running'), (6, NULL, NULL, NULL);
+         INSERT INTO reco.shoes (shoe_id, name, brand, type, material, color, price, description, care_instructions, lifespan_days, active) VALUES
+            (10, 'Swift Road 1', 'Stride', 'running', 'mesh', 'blue', 120, 'light road running shoe with cushioning', 'rinse', 400, true),
+            (11, 'Swift Road 2', 'Stride', 'running', 'mesh', 'red', 130, 'cushioned running shoe for long runs', 'rinse', 400, true),
+            (12, 'Peak Hiker', 'Summit', 'hiking', 'leather', 'brown', 180, 'waterproof leather hiking boot with ankle support', 'wax', 800, true),
+            (13, 'Peak Trail GTX', 'Summit', 'hiking', 'gore-tex', 'green', 200, 'waterproof hiking boot with grip', 'brush', 800, true),
+            (14, 'Office Oxford', 'Dapper', 'formal', 'leather', 'black', 150, 'classic leather oxford', 'polish', 900, true),
+            (15, 'Old Runner', 'Stride', 'running', 'mesh', 'grey', 90, 'discontinued running shoe with cushioning', 'rinse', 300, false);
+         INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at) VALUES
+            (1, 10, 'view', '2026-01-01'), (1, 10, 'purchase', '2026-01-02'), (1, 11, 'view', '2026-01-03'),
+            (2, 10, 'view', '2026-01-01'), (2, 11, 'add_to_wishlist', '2026-01-02'), (2, 15, 'view', '2026-01-02'),
+            (3, 12, 'purchase', '2026-02-01'), (3, 13, 'view', '2026-02-02'),
+            (4, 13, 'add_to_wishlist', '2026-02-01'), (4, 12, 'view', '2026-02-03'),
+            (5, 11, 'view', '2026-03-01');",
+    )
+    .unwrap();
+}
+
+fn recommended_ids(q: &str) -> Vec<i64> {
+    Spi::connect(|c| {
+        c.select(q, None, &[])
+            .unwrap()
+            .map(|r| r.get::<i64>(1).unwrap().unwrap())
+            .collect()
+    })
+}
+
+// ---------------------------------------------------------------- schema and loading
+
+#[pg_test]
+fn schema_rejects_bad_rows() {
+    install_try_sql();
+    tiny_shop();
+    assert!(try_sql("INSERT INTO reco.users (user_id, age) VALUES (100, 5)").starts_with("23514"));
+    assert!(try_sql("INSERT INTO reco.users (user_id, gender) VALUES (100, 'robot')").starts_with("23514"));
+    assert!(try_sql(
+        "INSERT INTO reco.shoes (shoe_id, name, brand, type, lifespan_days) VALUES (100, 'x', 'b', 'casual', 0)"
+    )
+    .starts_with("23514"));
+    assert!(try_sql(
+        "INSERT INTO reco.shoes (shoe_id, name, brand, type, price, lifespan_days) VALUES (100, 'x', 'b', 'casual', -1, 10)"
+    )
+    .starts_with("23514"));
+    assert!(try_sql("INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (1, 10, 'like')")
+        .starts_with("23503"));
+    assert!(try_sql("INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (999, 10, 'view')")
+        .starts_with("23503"));
+    assert!(try_sql("INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (1, 999, 'view')")
+        .starts_with("23503"));
+    assert!(try_sql("INSERT INTO reco.action_weights VALUES ('share', -1)").starts_with("23514"));
+    assert_eq!(try_sql("INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (1, 10, 'view')"), "ok");
+}
+
+#[pg_test]
+fn schema_has_indexes_and_comments() {
+    for idx in ["interactions_user_time_idx", "interactions_shoe_idx", "interactions_purchase_date_idx"] {
+        assert_eq!(
+            one_i64(&format!("SELECT count(*) FROM pg_indexes WHERE schemaname = 'reco' AND indexname = '{idx}'")),
+            1,
+            "{idx}"
+        );
+    }
+    // Every column of the three data tables is commented.
+    assert_eq!(
+        one_i64(
+            "SELECT count(*) FROM information_schema.columns c
+             WHERE c.table_schema = 'reco' AND c.table_name IN ('users', 'shoes', 'interactions')
+               AND col_description(('reco.' || c.table_name)::regclass, c.ordinal_position) IS NULL"
+        ),
+        0
+    );
+    assert_eq!(one_f64("SELECT weight FROM reco.action_weights WHERE action = 'purchase'"), 5.0);
+}
+
+#[pg_test]
+fn load_csv_loads_the_demo_shop() {
+    load_shop();
+    assert_eq!(one_i64("SELECT count(*) FROM reco.users"), 1000);
+    assert_eq!(one_i64("SELECT count(*) FROM reco.shoes"), 300);
+    assert!(one_i64("SELECT count(*) FROM reco.interactions") > 20_000);
+    // The identity sequence was moved past the loaded ids.
+    Spi::run("INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (1, 1, 'view')").unwrap();
+}
+
+/// Copy data/ to a temp dir with one line changed, and expect load_csv to name file and line.
+fn load_with_bad_line(file: &str, line: usize, replacement: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("reco_bad_{}_{}", file.replace('.', "_"), std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["users.csv", "shoes.csv", "interactions.csv"] {
+        let text = std::fs::read_to_string(format!("{}/{f}", data_dir())).unwrap();
+        let text = if f == file {
+            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+            lines[line - 1] = replacement.to_string();
+            lines.join("\n") + "\n"
+        } else {
+            text
+        };
+        std::fs::write(dir.join(f), text).unwrap();
+    }
+    install_try_sql();
+    try_sql(&format!("SELECT * FROM reco.load_csv('{}')", dir.display()))
+}
+
+#[pg_test]
+fn load_csv_names_file_and_line_and_loads_nothing() {
+    let r = load_with_bad_line("interactions.csv", 5, "999999,999999,1,view,2025-01-01 00:00:00+00");
+    assert!(r.starts_with("23503") && r.contains("interactions.csv line 5"), "{r}");
+    let r = load_with_bad_line("interactions.csv", 7, "999998,1,999999,view,2025-01-01 00:00:00+00");
+    assert!(r.starts_with("23503") && r.contains("interactions.csv line 7"), "{r}");
+    let r = load_with_bad_line("interactions.csv", 3, "999997,1,1,like,2025-01-01 00:00:00+00");
+    assert!(r.starts_with("23503") && r.contains("interactions.csv line 3"), "{r}");
+    let r = load_with_bad_line("interactions.csv", 4, "999996,1,1,view,2025-13-45 99:00:00+00");
+    assert!(r.contains("interactions.csv line 4"), "{r}");
+    let r = load_with_bad_line(
+        "shoes.csv",
+        6,
+        "999,Bad Shoe,Brand,casual,leather,black,10.00,desc,care,0,t,2025-01-01 00:00:00+00",
+    );
+    assert!(r.starts_with("23514") && r.contains("shoes.csv line 6"), "{r}");
+    // Nothing half-loaded.
+    assert_eq!(one_i64("SELECT count(*) FROM reco.users"), 0);
+    assert_eq!(one_i64("SELECT count(*) FROM reco.shoes"), 0);
+    assert_eq!(one_i64("SELECT count(*) FROM reco.interactions"), 0);
+    install_try_sql();
+    assert!(try_sql("SELECT * FROM reco.load_csv(NULL)").starts_with("22004"));
+    assert!(try_sql("SELECT * FROM reco.load_csv('/nonexistent')").starts_with("58P01"));
+}
+
+// ---------------------------------------------------------------- refresh
+
+#[pg_test]
+fn refresh_builds_an_active_model() {
+    tiny_shop();
+    let factors = one_i64("SELECT factors::bigint FROM reco.refresh()");
+    assert!(factors >= 1 && factors <= 5, "{factors}");
+    assert_eq!(one_i64("SELECT count(*) FROM reco.models WHERE status = 'active'"), 1);
+    assert_eq!(one_i64("SELECT count(*) FROM reco.model_shoes"), 6);
+    assert_eq!(one_i64("SELECT count(*) FROM reco.model_users"), 5);
+    assert!(one_i64("SELECT count(*) FROM reco.model_vocabulary") > 10);
+    let energy = one_f64("SELECT energy FROM reco.models WHERE status = 'active'");
+    assert!(energy > 0.5 && energy <= 1.0 + 1e-9, "{energy}");
+    // Keep 3 versions by default.
+    for _ in 0..4 {
+        Spi::run("SELECT reco.refresh()").unwrap();
+    }
+    assert_eq!(one_i64("SELECT count(*) FROM reco.models"), 3);
+    assert_eq!(one_i64("SELECT count(*) FROM reco.models WHERE status = 'active'"), 1);
+    assert_eq!(
+        one_i64("SELECT max(model_id) FROM reco.models"),
+        one_i64("SELECT model_id FROM reco.models WHERE status = 'active'")
+    );
+}
+
+#[pg_test]
+fn refresh_without_interactions_keeps_the_previous_model() {
+    install_try_sql();
+    tiny_shop();
+    let r = try_sql("SELECT reco.refresh()");
+    assert_eq!(r, "ok");
+    let before = one_i64("SELECT model_id FROM reco.models WHERE status = 'active'");
+    Spi::run("DELETE FROM reco.interactions").unwrap();
+    let r = try_sql("SELECT reco.refresh()");
+    assert!(r.starts_with("P0002") && r.contains("reco.interactions is empty"), "{r}");
+    assert_eq!(one_i64("SELECT model_id FROM reco.models WHERE status = 'active'"), before);
+}
+
+#[pg_test]
+fn refresh_refuses_above_the_memory_limit() {
+    install_try_sql();
+    tiny_shop();
+    Spi::run("SET LOCAL reco.refresh_memory_limit = '16MB'").unwrap();
+    Spi::run("SET LOCAL reco.factors = 1000").unwrap();
+    Spi::run("UPDATE pg_class SET reltuples = 5e7 WHERE oid = 'reco.interactions'::regclass").unwrap();
+    let r = try_sql("SELECT reco.refresh()");
+    assert!(r.starts_with("53200") && r.contains("reco.refresh_memory_limit"), "{r}");
+    assert_eq!(one_i64("SELECT count(*) FROM reco.models"), 0);
+}
+
+// ---------------------------------------------------------------- recommend
+
+#[pg_test]
+fn recommend_argument_errors() {
+    install_try_sql();
+    tiny_shop();
+    assert!(try_sql("SELECT * FROM reco.recommend(1, 0)").starts_with("22023"));
+    assert!(try_sql("SELECT * FROM reco.recommend(1, 10001)").starts_with("22023"));
+    assert!(try_sql("SELECT * FROM reco.recommend(1, NULL)").starts_with("22004"));
+    let r = try_sql("SELECT * FROM reco.recommend(424242, 5)");
+    assert!(r.starts_with("P0002") && r.contains("user 424242 does not exist"), "{r}");
+    assert!(try_sql("SELECT * FROM reco.recommend(1, 5, max_price => -1)").starts_with("22023"));
+    assert!(try_sql("SELECT * FROM reco.similar(424242, 5)").starts_with("P0002"));
+    assert!(try_sql("SELECT * FROM reco.similar(NULL, 5)").starts_with("22004"));
+    assert!(try_sql("SELECT * FROM reco.similar(10, -3)").starts_with("22023"));
+}
+
+#[pg_test]
+fn recommend_works_before_the_first_refresh() {
+    tiny_shop();
+    let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(1, 10)");
+    assert!(!ids.is_empty());
+    assert!(!ids.contains(&10), "bought shoe excluded");
+    assert!(!ids.contains(&15), "inactive shoe excluded");
+    // Content only: the other running shoe comes first.
+    assert_eq!(ids[0], 11);
+    assert_eq!(one_i64("SELECT count(*) FROM reco.recommend(NULL, 3)"), 3);
+}
+
+#[pg_test]
+fn recommend_excludes_purchases_and_inactive_and_applies_filters() {
+    tiny_shop();
+    Spi::run("SELECT reco.refresh()").unwrap();
+    let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(1, 100)");
+    assert!(!ids.contains(&10) && !ids.contains(&15));
+    assert_eq!(ids.len(), 4, "every active shoe but the bought one: {ids:?}");
+    let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(1, 100, exclude_purchased => false)");
+    assert!(ids.contains(&10));
+    let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(1, 2, brand => 'summit')");
+    assert_eq!(ids.len(), 2);
+    assert!(ids.iter().all(|i| *i == 12 || *i == 13));
+    let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(1, 10, shoe_type => 'hiking', max_price => 190)");
+    assert_eq!(ids, vec![12]);
+    let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(1, 10, allowed_ids => ARRAY[12, 14, 10])");
+    assert_eq!(ids.len(), 2);
+    let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(1, 10, denied_ids => ARRAY[11])");
+    assert!(!ids.contains(&11));
+    // Scores are ordered and reasons are sentences.
+    let reason = one_text("SELECT reason FROM reco.recommend(2, 1)").unwrap();
+    assert!(reason.contains("Swift Road"), "{reason}");
+}
+
+#[pg_test]
+fn a_new_purchase_changes_the_next_call_without_refresh() {
+    tiny_shop();
+    Spi::run("SELECT reco.refresh()").unwrap();
+    let before = recommended_ids("SELECT shoe_id FROM reco.recommend(5, 10)");
+    assert!(before[..2].contains(&10), "{before:?}");
+    Spi::run("INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (5, 10, 'purchase'), (5, 12, 'add_to_wishlist'), (5, 13, 'add_to_wishlist')").unwrap();
+    let after = recommended_ids("SELECT shoe_id FROM reco.recommend(5, 10)");
+    assert!(!after.contains(&10), "{after:?}");
+    assert_ne!(before, after);
+    let reason = one_text("SELECT reason FROM reco.recommend(5, 1, shoe_type => 'hiking')").unwrap();
+    assert!(reason.contains("on your wishlist"), "{reason}");
+}
+
+#[pg_test]
+fn new_shoes_are_reachable_through_content_and_inactive_ones_vanish() {
+    tiny_shop();
+    Spi::run("SELECT reco.refresh()").unwrap();
+    Spi::run(
+        "INSERT INTO reco.shoes (shoe_id, name, brand, type, material, description, lifespan_days)
+         VALUES (16, 'Swift Road 3', 'Stride', 'running', 'mesh', 'cushioned running shoe', 400)",
+    )
+    .unwrap();
+    let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(1, 10)");
+    assert!(ids.contains(&16), "{ids:?}");
+    let sim = recommended_ids("SELECT shoe_id FROM reco.similar(16, 2)");
+    assert!(sim.contains(&11), "{sim:?}");
+    Spi::run("UPDATE reco.shoes SET active = false WHERE shoe_id = 16").unwrap();
+    let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(1, 10)");
+    assert!(!ids.contains(&16));
+}
+
+#[pg_test]
+fn cold_start_and_anonymous() {
+    tiny_shop();
+    Spi::run("SELECT reco.refresh()").unwrap();
+    Spi::run("INSERT INTO reco.users (user_id, age, gender, primary_usage) VALUES (7, 40, 'male', 'hiking')").unwrap();
+    let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(7, 2)");
+    assert!(ids.iter().all(|i| *i == 12 || *i == 13), "{ids:?}");
+    let anon = recommended_ids("SELECT shoe_id FROM reco.recommend(NULL, 10)");
+    assert!(!anon.is_empty() && !anon.contains(&15));
+    assert_eq!(one_text("SELECT reason FROM reco.recommend(NULL, 1)").unwrap(), "popular in the shop");
+    // A user with no profile and no history still gets k rows.
+    assert_eq!(one_i64("SELECT count(*) FROM reco.recommend(6, 3)"), 3);
+}
+
+#[pg_test]
+fn similar_blends_content_and_cf() {
+    tiny_shop();
+    Spi::run("SELECT reco.refresh()").unwrap();
+    let ids = recommended_ids("SELECT shoe_id FROM reco.similar(12, 10)");
+    assert_eq!(ids[0], 13);
+    assert!(!ids.contains(&12) && !ids.contains(&15));
+    let (content, cf) = Spi::get_two::<f64, f64>("SELECT content_score, cf_score FROM reco.similar(12, 1)").unwrap();
+    assert!(content.unwrap() > 0.0 && cf.unwrap() != 0.0);
+}
+
+#[pg_test]
+fn text_edge_cases_do_not_break_anything() {
+    tiny_shop();
+    let long = "trail ".repeat(20_000);
+    Spi::run_with_args(
+        "INSERT INTO reco.shoes (shoe_id, name, brand, type, description, lifespan_days) VALUES
+            (20, '', '', '', NULL, 100), (21, 'Wanderschuh für Bergtouren', 'Größe', 'hiking', '運動靴 ハイキング', 500),
+            (22, 'Long', 'Long', 'running', $1, 300)",
+        &[long.as_str().into()],
+    )
+    .unwrap();
+    Spi::run("SELECT reco.refresh()").unwrap();
+    assert!(one_i64("SELECT count(*) FROM reco.similar(20, 5)") >= 0);
+    assert_eq!(one_i64("SELECT count(*) FROM reco.similar(21, 3)"), 3);
+    assert!(one_i64("SELECT count(*) FROM reco.model_vocabulary WHERE term = 'bergtouren'") == 1);
+}
+
+#[pg_test]
+fn planted_segments_get_shoes_of_their_type() {
+    load_shop();
+    Spi::run("SELECT reco.refresh()").unwrap();
+    // Share of top-10 recommendations whose type matches the user's primary usage, over users
+    // with history, against the share of active shoes of that type (chance).
+    let (hit, chance) = Spi::get_two::<f64, f64>(
+        "WITH u AS (
+             SELECT u.user_id, u.primary_usage FROM reco.users u
+             WHERE u.primary_usage IS NOT NULL
+               AND EXISTS (SELECT 1 FROM reco.interactions i WHERE i.user_id = u.user_id)
+             ORDER BY u.user_id LIMIT 200),
+         r AS (SELECT u.primary_usage, s.type FROM u
+               CROSS JOIN LATERAL reco.recommend(u.user_id, 10) rec
+               JOIN reco.shoes s ON s.shoe_id = rec.shoe_id)
+         SELECT avg((type = primary_usage)::int)::float8,
+                (SELECT avg(share) FROM (
+                    SELECT u.primary_usage, avg((s.type = u.primary_usage)::int)::float8 AS share
+                    FROM u CROSS JOIN reco.shoes s WHERE s.active GROUP BY 1) x)
+         FROM r",
+    )
+    .unwrap();
+    let (hit, chance) = (hit.unwrap(), chance.unwrap());
+    assert!(hit > chance + 0.3, "match share {hit:.2} vs chance {chance:.2}");
+}
