@@ -24,7 +24,10 @@ BEGIN
     END IF;
     dir := rtrim(dir, '/');
 
-    DROP TABLE IF EXISTS pg_temp.reco_load_users, pg_temp.reco_load_shoes, pg_temp.reco_load_interactions;
+    -- A second call in the same transaction finds the staging tables of the first.
+    IF to_regclass('pg_temp.reco_load_users') IS NOT NULL THEN
+        DROP TABLE pg_temp.reco_load_users, pg_temp.reco_load_shoes, pg_temp.reco_load_interactions;
+    END IF;
     -- line = the file's line number (the header is line 1), for records without embedded newlines.
     CREATE TEMP TABLE reco_load_users (
         line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2),

@@ -20,6 +20,7 @@ mod segments;
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/model.sql", name = "model", requires = ["schema"]);
 extension_sql_file!("../sql/load.sql", name = "load", requires = ["schema"]);
+extension_sql_file!("../sql/services.sql", name = "services", requires = ["schema", "model", similar]);
 
 #[allow(non_snake_case)]
 #[pg_guard]
@@ -31,6 +32,7 @@ pub extern "C-unwind" fn _PG_init() {
 #[pg_schema]
 mod tests {
     include!("tests.rs");
+    include!("tests_services.rs");
 }
 
 /// Required by `cargo pgrx test`.

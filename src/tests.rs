@@ -17,7 +17,7 @@ fn install_try_sql() {
     Spi::run(
         "CREATE OR REPLACE FUNCTION pg_temp.try_sql(q text) RETURNS text LANGUAGE plpgsql AS $$
          BEGIN EXECUTE q; RETURN 'ok';
-         EXCEPTION WHEN others THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$",
+         EXCEPTION WHEN query_canceled OR others THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$",
     )
     .unwrap();
 }
@@ -375,4 +375,94 @@ fn planted_segments_get_shoes_of_their_type() {
     .unwrap();
     let (hit, chance) = (hit.unwrap(), chance.unwrap());
     assert!(hit > chance + 0.3, "match share {hit:.2} vs chance {chance:.2}");
+}
+
+// ---------------------------------------------------------------- concurrency and cancellation
+// These need other sessions that commit, so they work in a database of their own (through
+// dblink, over loopback) that they create and drop: committed rows never leak into other tests.
+
+/// Create database `db` with reco installed and return a libpq connection string for it.
+fn scratch_database(db: &str) -> String {
+    Spi::run("CREATE EXTENSION IF NOT EXISTS dblink").unwrap();
+    let port = one_text("SELECT current_setting('port')").unwrap();
+    let user = one_text("SELECT current_user::text").unwrap();
+    let admin = format!("host=127.0.0.1 port={port} user={user} dbname=postgres");
+    let conn = format!("host=127.0.0.1 port={port} user={user} dbname={db}");
+    Spi::run_with_args(
+        "SELECT dblink_exec($1, format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $2::text))",
+        &[admin.as_str().into(), db.into()],
+    )
+    .unwrap();
+    Spi::run_with_args(
+        "SELECT dblink_exec($1, format('CREATE DATABASE %I', $2::text))",
+        &[admin.as_str().into(), db.into()],
+    )
+    .unwrap();
+    Spi::run_with_args("SELECT dblink_exec($1, 'CREATE EXTENSION reco')", &[conn.as_str().into()]).unwrap();
+    conn
+}
+
+fn drop_scratch_database(db: &str) {
+    Spi::run("SELECT dblink_disconnect(c) FROM unnest(dblink_get_connections()) c").unwrap();
+    let port = one_text("SELECT current_setting('port')").unwrap();
+    let user = one_text("SELECT current_user::text").unwrap();
+    let admin = format!("host=127.0.0.1 port={port} user={user} dbname=postgres");
+    Spi::run_with_args(
+        "SELECT dblink_exec($1, format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $2::text))",
+        &[admin.as_str().into(), db.into()],
+    )
+    .unwrap();
+}
+
+fn remote_i64(conn_name: &str, sql: &str) -> i64 {
+    Spi::get_one_with_args::<i64>(
+        "SELECT v FROM dblink($1, $2) AS t(v bigint)",
+        &[conn_name.into(), sql.into()],
+    )
+    .unwrap()
+    .unwrap()
+}
+
+const SYNTHETIC_SHOP: &str = "
+    INSERT INTO reco.users (user_id, age, gender, primary_usage)
+        SELECT g, 20 + g % 50, 'female', 'running' FROM generate_series(1, 3000) g;
+    INSERT INTO reco.shoes (shoe_id, name, brand, type, lifespan_days, description)
+        SELECT g, 'Shoe ' || g, 'Brand ' || (g % 10), 'running', 300, 'shoe number ' || g
+        FROM generate_series(1, 500) g;
+    INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at)
+        SELECT 1 + (g * 7919::bigint) % 3000, 1 + (g * 104729::bigint + g / 3) % 500, 'view',
+               '2026-01-01'::timestamptz + g * interval '1 minute'
+        FROM generate_series(1, 300000) g;";
+
+#[pg_test]
+fn a_second_session_sees_the_old_model_until_the_refresh_commits() {
+    let db = "reco_test_concurrency";
+    let conn = scratch_database(db);
+    Spi::run_with_args("SELECT dblink_connect('reader', $1)", &[conn.as_str().into()]).unwrap();
+    Spi::run_with_args("SELECT dblink_connect('writer', $1)", &[conn.as_str().into()]).unwrap();
+    Spi::run_with_args("SELECT dblink_exec('reader', $1)", &[SYNTHETIC_SHOP.into()]).unwrap();
+    let first = remote_i64("reader", "SELECT model_id FROM reco.refresh()");
+
+    Spi::run("SELECT dblink_exec('writer', 'BEGIN')").unwrap();
+    let second = remote_i64("writer", "SELECT model_id FROM reco.refresh()");
+    assert!(second > first);
+    // Not committed yet: the reader still serves the first model, and is not blocked.
+    assert_eq!(remote_i64("reader", "SELECT model_id FROM reco.models WHERE status = 'active'"), first);
+    assert_eq!(remote_i64("reader", "SELECT count(*) FROM reco.recommend(1, 5)"), 5);
+    Spi::run("SELECT dblink_exec('writer', 'COMMIT')").unwrap();
+    assert_eq!(remote_i64("reader", "SELECT model_id FROM reco.models WHERE status = 'active'"), second);
+    assert_eq!(remote_i64("reader", "SELECT count(*) FROM reco.recommend(1, 5)"), 5);
+
+    // A refresh stopped by statement_timeout leaves the active model and no partial rows.
+    let models = remote_i64("reader", "SELECT count(*) FROM reco.models");
+    let shoe_rows = remote_i64("reader", "SELECT count(*) FROM reco.model_shoes");
+    Spi::run("SELECT dblink_exec('writer', 'SET reco.factors = 200')").unwrap();
+    Spi::run("SELECT dblink_exec('writer', 'SET statement_timeout = ''100ms''')").unwrap();
+    install_try_sql();
+    let r = try_sql("SELECT dblink_exec('writer', 'SELECT reco.refresh()')");
+    assert!(r.starts_with("57014"), "{r}");
+    assert_eq!(remote_i64("reader", "SELECT model_id FROM reco.models WHERE status = 'active'"), second);
+    assert_eq!(remote_i64("reader", "SELECT count(*) FROM reco.models"), models);
+    assert_eq!(remote_i64("reader", "SELECT count(*) FROM reco.model_shoes"), shoe_rows);
+    drop_scratch_database(db);
 }

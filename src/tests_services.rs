@@ -1,0 +1,1 @@
+// Tests of the post-purchase services (sql/services.sql).
