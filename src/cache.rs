@@ -91,6 +91,17 @@ pub struct Cache {
 }
 
 impl Cache {
+    pub fn view(&self) -> crate::scoring::ModelView<'_> {
+        crate::scoring::ModelView {
+            k: self.k,
+            factors: &self.factors,
+            in_model: &self.in_model,
+            content: &self.content,
+            content_by_term: &self.content_by_term,
+            popularity: &self.popularity,
+        }
+    }
+
     pub fn factor_row(&self, pos: usize) -> &[f32] {
         &self.factors[pos * self.k..(pos + 1) * self.k]
     }

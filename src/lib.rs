@@ -8,8 +8,10 @@ use pgrx::prelude::*;
 
 mod cache;
 mod errors;
+mod evaluate;
 mod guc;
 mod matrix;
+mod offline;
 mod recommend;
 mod refresh;
 mod scoring;
@@ -20,6 +22,7 @@ mod segments;
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/model.sql", name = "model", requires = ["schema"]);
 extension_sql_file!("../sql/load.sql", name = "load", requires = ["schema"]);
+extension_sql_file!("../sql/evaluate.sql", name = "evaluate", requires = ["schema", "model"]);
 extension_sql_file!("../sql/services.sql", name = "services", requires = ["schema", "model", similar]);
 
 #[allow(non_snake_case)]

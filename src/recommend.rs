@@ -10,10 +10,7 @@ use reco_core::topk::top_k;
 use crate::cache::{self, Cache};
 use crate::errors;
 use crate::guc;
-use crate::scoring::{
-    cf_blend_weight, cf_scores, content_scores, cosine, decayed, fold_in, scale_by_max_abs, sparse_dot,
-    weighted_profile, CONTENT_SHARE,
-};
+use crate::scoring::{content_scores, cosine, decayed, sparse_dot, user_scores, UserScores};
 use crate::segments::{segment_keys, usage_audience};
 
 /// A segment needs this many users before its popularity is used for cold start (one user's
@@ -245,32 +242,12 @@ fn personal(
     history: &[HistoryItem],
     exclude_purchased: bool,
 ) -> Vec<(i64, f64, f64, f64, String)> {
-    let n = cache.shoes.len();
-    // CF: fold the user in through the shoe factors.
-    let in_model: Vec<(usize, f32)> =
-        history.iter().filter(|h| cache.in_model[h.pos]).map(|h| (h.pos, h.weight)).collect();
-    let mut cf = if cache.k > 0 && !in_model.is_empty() {
-        let p = fold_in(&cache.factors, cache.k, &in_model);
-        cf_scores(&cache.factors, cache.k, &p)
-    } else {
-        vec![0f32; n]
-    };
-    scale_by_max_abs(&mut cf);
-    // Content: the user's TF-IDF profile against every shoe.
+    let view = cache.view();
+    let weights: Vec<(usize, f32)> = history.iter().map(|h| (h.pos, h.weight)).collect();
+    let cf_weight = if cache.model_id.is_some() { guc::CF_WEIGHT.get() } else { 0.0 };
+    let UserScores { hybrid: score, cf, content } =
+        user_scores(&view, &weights, cf_weight, guc::HISTORY_SHRINKAGE.get());
     let rows: Vec<Vec<(usize, f32)>> = history.iter().map(|h| cache.content_row(h.pos)).collect();
-    let parts: Vec<(&[(usize, f32)], f32)> =
-        rows.iter().zip(history).map(|(r, h)| (r.as_slice(), h.weight)).collect();
-    let profile = weighted_profile(&parts);
-    let content = content_scores(&cache.content_by_term, &profile);
-
-    let a = if cache.model_id.is_some() {
-        cf_blend_weight(guc::CF_WEIGHT.get(), guc::HISTORY_SHRINKAGE.get(), history.len()) as f32
-    } else {
-        0.0
-    };
-    let score: Vec<f32> = (0..n)
-        .map(|i| a * cf[i] + (1.0 - a) * (CONTENT_SHARE * content[i] + (1.0 - CONTENT_SHARE) * cache.popularity[i]))
-        .collect();
     let purchased: HashSet<usize> =
         history.iter().filter(|h| h.strongest == 3).map(|h| h.pos).collect();
     let top = top_k(&score, k, |i| {

@@ -113,6 +113,52 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
+/// What a model offers for scoring one user, as plain slices (shared by recommend() and the
+/// offline evaluation, so both rank exactly the same way).
+pub struct ModelView<'a> {
+    /// Factors per shoe, `k` each (zeros for shoes outside the model); k = 0 means no CF.
+    pub k: usize,
+    pub factors: &'a [f32],
+    pub in_model: &'a [bool],
+    /// TF-IDF rows (CSR) and the same matrix by term (CSC).
+    pub content: &'a CsMat<f32>,
+    pub content_by_term: &'a CsMat<f32>,
+    /// Popularity scaled to a maximum of 1.
+    pub popularity: &'a [f32],
+}
+
+/// Per-shoe scores of one user: the hybrid and its parts.
+pub struct UserScores {
+    pub hybrid: Vec<f32>,
+    pub cf: Vec<f32>,
+    pub content: Vec<f32>,
+}
+
+/// Score every shoe for a user with `history` = (shoe position, summed weight), sorted by position.
+/// `cf_weight` is the CF share for a long history (0 disables CF, e.g. before the first refresh).
+pub fn user_scores(m: &ModelView, history: &[(usize, f32)], cf_weight: f64, shrinkage: f64) -> UserScores {
+    let n = m.popularity.len();
+    let in_model: Vec<(usize, f32)> = history.iter().copied().filter(|&(p, _)| m.in_model[p]).collect();
+    let mut cf = if m.k > 0 && !in_model.is_empty() {
+        let p = fold_in(m.factors, m.k, &in_model);
+        cf_scores(m.factors, m.k, &p)
+    } else {
+        vec![0f32; n]
+    };
+    scale_by_max_abs(&mut cf);
+    let rows: Vec<Vec<(usize, f32)>> = history
+        .iter()
+        .map(|&(p, _)| m.content.outer_view(p).map(|r| r.iter().map(|(t, &w)| (t, w)).collect()).unwrap_or_default())
+        .collect();
+    let parts: Vec<(&[(usize, f32)], f32)> = rows.iter().zip(history).map(|(r, &(_, w))| (r.as_slice(), w)).collect();
+    let content = content_scores(m.content_by_term, &weighted_profile(&parts));
+    let a = if m.k > 0 { cf_blend_weight(cf_weight, shrinkage, history.len()) as f32 } else { 0.0 };
+    let hybrid = (0..n)
+        .map(|i| a * cf[i] + (1.0 - a) * (CONTENT_SHARE * content[i] + (1.0 - CONTENT_SHARE) * m.popularity[i]))
+        .collect();
+    UserScores { hybrid, cf, content }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

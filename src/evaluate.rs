@@ -1,0 +1,207 @@
+//! reco.evaluate() and reco.evaluation_rankings(): train on the time split of the log without
+//! touching the active model, rank every shoe for each test user, and score the rankings.
+
+use std::collections::{HashMap, HashSet};
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use reco_core::metrics;
+use reco_core::svd::{randomized_svd, SvdParams};
+use reco_core::tfidf;
+
+use crate::cache::{read_catalog, shoe_text, ShoeRow};
+use crate::errors;
+use crate::guc;
+use crate::matrix::{column_sums, csr_from_triplets, Triplets};
+use crate::offline::{self, ScoredUsers, SplitRow, METHODS};
+use crate::scoring::ModelView;
+
+struct Evaluation {
+    catalog: Vec<ShoeRow>,
+    users: ScoredUsers,
+    rankings: Vec<[Vec<usize>; 4]>,
+    parameters: serde_json::Value,
+}
+
+fn check_fraction(test_fraction: Option<f64>) -> f64 {
+    match test_fraction {
+        None => errors::null_value("test_fraction must not be NULL"),
+        Some(f) if !(f > 0.0 && f < 1.0) => {
+            errors::invalid_parameter(format!("test_fraction must be > 0 and < 1, got {f}"), None)
+        }
+        Some(f) => f,
+    }
+}
+
+fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
+    let catalog = read_catalog(client);
+    let pos: HashMap<i64, usize> = catalog.iter().enumerate().map(|(i, s)| (s.shoe_id, i)).collect();
+    let mut rows = Vec::new();
+    let table = client
+        .select(
+            "SELECT user_id, shoe_id, action IN ('purchase', 'add_to_wishlist'), weight, part = 'test' \
+             FROM reco.evaluation_split($1)",
+            None,
+            &[test_fraction.into()],
+        )
+        .unwrap_or_else(|e| errors::spi("reading the evaluation split", e));
+    for r in table {
+        let shoe_id: i64 = r.get(2).ok().flatten().unwrap_or_default();
+        let Some(&shoe_pos) = pos.get(&shoe_id) else { continue };
+        rows.push(SplitRow {
+            user_id: r.get(1).ok().flatten().unwrap_or_default(),
+            shoe_pos,
+            relevant_action: r.get(3).ok().flatten().unwrap_or(false),
+            weight: r.get::<f64>(4).ok().flatten().unwrap_or(0.0) as f32,
+            test: r.get(5).ok().flatten().unwrap_or(false),
+        });
+    }
+    check_for_interrupts!();
+    let (users, train_rows) = offline::build(rows);
+    if users.user_ids.is_empty() {
+        errors::no_data(
+            "reco.evaluate(): no user has a held-out purchase or wishlist add to score",
+            Some("Evaluation needs users with at least 2 interactions whose later ones include purchases or wishlist adds."),
+        );
+    }
+    let m = train_rows.iter().map(|t| t.0 as usize + 1).max().unwrap_or(0);
+    let n = catalog.len();
+    let mut triplets = Triplets::default();
+    for (u, s, w) in train_rows {
+        triplets.push(u, s, w);
+    }
+    let a = csr_from_triplets(m, n, triplets);
+    let mut popularity = column_sums(&a);
+    let max = popularity.iter().cloned().fold(0f32, f32::max);
+    if max > 0.0 {
+        popularity.iter_mut().for_each(|p| *p /= max);
+    }
+    let params = SvdParams {
+        k: guc::FACTORS.get() as usize,
+        oversample: guc::OVERSAMPLE.get() as usize,
+        power_iters: guc::POWER_ITERATIONS.get() as usize,
+        seed: guc::SEED.get() as u64,
+    };
+    let svd = randomized_svd(&a, &params, &mut || {
+        check_for_interrupts!();
+    });
+    drop(a);
+    let kf = svd.singular_values.len();
+    let factors: Vec<f32> = svd.shoe_factors.iter().copied().collect();
+    let texts: Vec<_> = catalog.iter().map(shoe_text).collect();
+    let (_, content) = tfidf::fit_transform(&texts);
+    drop(texts);
+    let content_by_term = content.to_csc();
+    let in_model = vec![true; n];
+    let view = ModelView {
+        k: kf,
+        factors: &factors,
+        in_model: &in_model,
+        content: &content,
+        content_by_term: &content_by_term,
+        popularity: &popularity,
+    };
+    check_for_interrupts!();
+    let rankings = offline::rank(&view, &users, k, guc::CF_WEIGHT.get(), guc::HISTORY_SHRINKAGE.get());
+    let parameters = serde_json::json!({
+        "factors": params.k, "oversampling": params.oversample, "power_iterations": params.power_iters,
+        "seed": params.seed, "cf_weight": guc::CF_WEIGHT.get(), "history_shrinkage": guc::HISTORY_SHRINKAGE.get(),
+    });
+    Evaluation { catalog, users, rankings, parameters }
+}
+
+/// Offline metrics per method on a time split (see README, "Evaluation"); results are also
+/// stored in reco.evaluations.
+#[pg_extern(volatile, parallel_unsafe)]
+fn evaluate(
+    k: default!(Option<i32>, 10),
+    test_fraction: default!(Option<f64>, 0.2),
+) -> TableIterator<
+    'static,
+    (
+        name!(method, String),
+        name!(precision_at_k, f64),
+        name!(recall_at_k, f64),
+        name!(ndcg_at_k, f64),
+        name!(map_at_k, f64),
+        name!(hit_rate_at_k, f64),
+        name!(coverage_at_k, f64),
+        name!(users, i32),
+    ),
+> {
+    let k = errors::check_k(k);
+    let test_fraction = check_fraction(test_fraction);
+    let rows = Spi::connect_mut(|client| {
+        let ev = run(client, k, test_fraction);
+        let mut out = Vec::new();
+        for (mi, method) in METHODS.iter().enumerate() {
+            let per_user = ev.users.relevant.iter().zip(&ev.rankings).map(|(rel, ranks)| {
+                let ranked: Vec<u64> = ranks[mi].iter().map(|&p| p as u64).collect();
+                let relevant: HashSet<u64> = rel.iter().map(|&p| p as u64).collect();
+                (ranked, relevant)
+            });
+            let r = metrics::evaluate(per_user, k);
+            let coverage = metrics::catalogue_coverage(
+                ev.rankings.iter().flat_map(|ranks| ranks[mi].iter().map(|&p| p as u64)),
+                ev.catalog.len(),
+            );
+            out.push((method.to_string(), r.precision, r.recall, r.ndcg, r.map, r.hit_rate, coverage, r.users as i32));
+        }
+        let run_id: i64 = client
+            .update("SELECT nextval('reco.evaluation_run_seq')", None, &[])
+            .and_then(|t| t.first().get_one::<i64>())
+            .unwrap_or_else(|e| errors::spi("numbering the evaluation", e))
+            .unwrap_or(0);
+        for row in &out {
+            client
+                .update(
+                    "INSERT INTO reco.evaluations (run_id, model_id, method, k, test_fraction, parameters, \
+                        precision_at_k, recall_at_k, ndcg_at_k, map_at_k, hit_rate_at_k, coverage_at_k, users) \
+                     VALUES ($1, (SELECT model_id FROM reco.models WHERE status = 'active'), $2, $3, $4, $5::jsonb, \
+                             $6, $7, $8, $9, $10, $11, $12)",
+                    None,
+                    &[
+                        run_id.into(),
+                        row.0.clone().into(),
+                        (k as i32).into(),
+                        test_fraction.into(),
+                        ev.parameters.to_string().into(),
+                        row.1.into(),
+                        row.2.into(),
+                        row.3.into(),
+                        row.4.into(),
+                        row.5.into(),
+                        row.6.into(),
+                        row.7.into(),
+                    ],
+                )
+                .unwrap_or_else(|e| errors::spi("storing the evaluation", e));
+        }
+        out
+    });
+    TableIterator::new(rows)
+}
+
+/// The top-k lists behind reco.evaluate(), for scoring reco beside other libraries with one
+/// metric implementation (scripts/eval). Methods: reco-hybrid, reco-cf, reco-content, reco-popularity.
+#[pg_extern(parallel_unsafe)]
+fn evaluation_rankings(
+    k: default!(Option<i32>, 10),
+    test_fraction: default!(Option<f64>, 0.2),
+) -> TableIterator<'static, (name!(method, String), name!(user_id, i64), name!(rank, i32), name!(shoe_id, i64))> {
+    let k = errors::check_k(k);
+    let test_fraction = check_fraction(test_fraction);
+    let rows = Spi::connect(|client| {
+        let ev = run(client, k, test_fraction);
+        let mut out = Vec::new();
+        for (mi, method) in METHODS.iter().enumerate() {
+            for (uid, ranks) in ev.users.user_ids.iter().zip(&ev.rankings) {
+                for (r, &p) in ranks[mi].iter().enumerate() {
+                    out.push((format!("reco-{method}"), *uid, r as i32 + 1, ev.catalog[p].shoe_id));
+                }
+            }
+        }
+        out
+    });
+    TableIterator::new(rows)
+}
