@@ -528,3 +528,33 @@ fn evaluate_scores_methods_without_touching_the_active_model() {
     assert!(try_sql("SELECT * FROM reco.evaluate(0, 0.2)").starts_with("22023"));
     assert!(try_sql("SELECT * FROM reco.evaluation_split(NULL)").starts_with("22023"));
 }
+
+#[pg_test]
+fn time_decay_discounts_old_interactions() {
+    tiny_shop();
+    // Shoe 14 was bought long ago, shoe 11 viewed recently (relative to the newest interaction).
+    Spi::run(
+        "INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at) VALUES
+            (6, 14, 'purchase', '2020-01-01'), (6, 14, 'purchase', '2020-01-02')",
+    )
+    .unwrap();
+    Spi::run("SELECT reco.refresh()").unwrap();
+    let pop = |id: i64| {
+        one_f64(&format!(
+            "SELECT popularity::float8 FROM reco.model_shoes s JOIN reco.models m USING (model_id)
+             WHERE m.status = 'active' AND s.shoe_id = {id}"
+        ))
+    };
+    assert_eq!(pop(14), 10.0);
+    Spi::run("SET LOCAL reco.half_life_days = 30").unwrap();
+    Spi::run("SELECT reco.refresh()").unwrap();
+    assert!(pop(14) < 0.01, "{}", pop(14));
+    // Shoe 11: the newest interaction (a view, 2026-03-01) keeps its full weight 1; the view and
+    // the wishlist add two months earlier count about a quarter (5 without decay).
+    let p11 = pop(11);
+    assert!(p11 > 1.0 && p11 < 2.5, "{p11}");
+    assert_eq!(
+        one_f64("SELECT (parameters->>'half_life_days')::float8 FROM reco.models WHERE status = 'active'"),
+        30.0
+    );
+}
