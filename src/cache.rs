@@ -14,6 +14,7 @@ use reco_core::tfidf::{self, ShoeText, TfidfModel};
 use sprs::CsMat;
 
 use crate::errors;
+use crate::scoring::scale_to_unit_max;
 
 /// One catalogue row, as much of it as recommendations and reasons need.
 pub struct ShoeRow {
@@ -321,11 +322,4 @@ fn csr_from_rows(rows: &[Vec<(usize, f32)>], cols: usize) -> CsMat<f32> {
         indptr.push(indices.len());
     }
     CsMat::new((rows.len(), cols), indptr, indices, data)
-}
-
-fn scale_to_unit_max(v: &mut [f32]) {
-    let max = v.iter().cloned().fold(0f32, f32::max);
-    if max > 0.0 {
-        v.iter_mut().for_each(|x| *x /= max);
-    }
 }

@@ -14,7 +14,7 @@ use crate::errors;
 use crate::guc;
 use crate::matrix::{column_sums, csr_from_triplets, Triplets};
 use crate::offline::{self, ScoredUsers, SplitRow, METHODS};
-use crate::scoring::ModelView;
+use crate::scoring::{scale_to_unit_max, ModelView};
 
 struct Evaluation {
     catalog: Vec<ShoeRow>,
@@ -72,10 +72,7 @@ fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
     }
     let a = csr_from_triplets(m, n, triplets);
     let mut popularity = column_sums(&a);
-    let max = popularity.iter().cloned().fold(0f32, f32::max);
-    if max > 0.0 {
-        popularity.iter_mut().for_each(|p| *p /= max);
-    }
+    scale_to_unit_max(&mut popularity);
     let params = SvdParams {
         k: guc::FACTORS.get() as usize,
         oversample: guc::OVERSAMPLE.get() as usize,

@@ -187,21 +187,26 @@ fn refresh() -> TableIterator<
 /// Refuse before allocating when the estimated peak is above reco.refresh_memory_limit: a
 /// backend killed by the OOM killer takes the whole cluster through crash recovery.
 fn check_memory(client: &SpiClient, params: &SvdParams) {
-    let estimate = |table: &str| -> f64 {
-        let sql = format!(
-            "SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::float8 \
-                         ELSE (SELECT count(*) FROM {table})::float8 END \
-             FROM pg_catalog.pg_class c WHERE c.oid = '{table}'::regclass"
-        );
-        client
-            .select(sql.as_str(), None, &[])
+    // The planner's row estimates are enough and cost nothing; a table never vacuumed or
+    // analyzed (reltuples < 0) is counted instead.
+    let estimate = |table: &str, count_sql: &str| -> f64 {
+        let reltuples = client
+            .select("SELECT reltuples::float8 FROM pg_catalog.pg_class WHERE oid = $1::regclass", None, &[table.into()])
             .and_then(|t| t.first().get_one::<f64>())
             .unwrap_or_else(|e| errors::spi("estimating table sizes", e))
-            .unwrap_or(0.0)
+            .unwrap_or(-1.0);
+        if reltuples >= 0.0 {
+            return reltuples;
+        }
+        client
+            .select(count_sql, None, &[])
+            .and_then(|t| t.first().get_one::<i64>())
+            .unwrap_or_else(|e| errors::spi("counting rows", e))
+            .unwrap_or(0) as f64
     };
-    let nnz = estimate("reco.interactions");
-    let users = estimate("reco.users");
-    let shoes = estimate("reco.shoes");
+    let nnz = estimate("reco.interactions", "SELECT count(*) FROM reco.interactions");
+    let users = estimate("reco.users", "SELECT count(*) FROM reco.users");
+    let shoes = estimate("reco.shoes", "SELECT count(*) FROM reco.shoes");
     let bytes = estimate_refresh_bytes(nnz, users, shoes, params.k + params.oversample);
     let limit = guc::REFRESH_MEMORY_LIMIT_MB.get() as f64 * 1024.0 * 1024.0;
     if bytes > limit {

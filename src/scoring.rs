@@ -77,6 +77,14 @@ pub fn scale_by_max_abs(v: &mut [f32]) {
     }
 }
 
+/// Divide by the largest value so the maximum is 1 (popularity); all-zero stays zero.
+pub fn scale_to_unit_max(v: &mut [f32]) {
+    let max = v.iter().cloned().fold(0f32, f32::max);
+    if max > 0.0 && max.is_finite() {
+        v.iter_mut().for_each(|x| *x /= max);
+    }
+}
+
 /// Weight of CF in the hybrid for a user with `history` distinct shoes: it grows from 0 towards
 /// `cf_weight` as history accumulates, reaching half of it at `shrinkage` shoes.
 pub fn cf_blend_weight(cf_weight: f64, shrinkage: f64, history: usize) -> f64 {
