@@ -1,21 +1,14 @@
-//! Small deterministic PRNG: SplitMix64 for seeding, xoshiro256** for the streams.
-//! No external crates; the output depends only on the seed (and, for the few
-//! floating-point transforms that use `ln`/`exp`/`cos`, on the platform libm).
+//! Deterministic random streams for the generator: reco-core's SplitMix64-seeded xoshiro256**,
+//! plus sampling helpers (ranges, weighted choice, alias tables). The output depends only on the
+//! seed (and, for the few floating-point transforms that use `ln`/`exp`/`cos`, on the platform libm).
 
-/// SplitMix64 step, used to expand seeds.
-#[inline]
-pub fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+pub use reco_core::rng::splitmix64;
 
-/// xoshiro256** generator.
+/// xoshiro256** streams from reco-core's generator (the one the SVD uses for its random test
+/// matrix), with the sampling helpers the generator needs on top.
 #[derive(Clone, Debug)]
 pub struct Rng {
-    s: [u64; 4],
+    inner: reco_core::rng::Rng,
 }
 
 impl Rng {
@@ -25,42 +18,28 @@ impl Rng {
         let mut st = seed
             ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03)
             ^ index.wrapping_mul(0xA24B_AED4_963E_E407);
-        // Mix a couple of times so nearby (stream, index) pairs diverge.
+        // Mix once more so nearby (stream, index) pairs diverge; the core generator then
+        // expands the state into its four words with SplitMix64.
         splitmix64(&mut st);
-        let mut s = [0u64; 4];
-        for v in s.iter_mut() {
-            *v = splitmix64(&mut st);
-        }
-        if s == [0; 4] {
-            s[0] = 1;
-        }
-        Rng { s }
+        Rng { inner: reco_core::rng::Rng::new(st) }
     }
 
-    #[inline]
+    /// Raw 64 bits (the generator itself only needs the helpers below; tests compare streams).
+    #[cfg(test)]
     pub fn next_u64(&mut self) -> u64 {
-        let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = self.s[1] << 17;
-        self.s[2] ^= self.s[0];
-        self.s[3] ^= self.s[1];
-        self.s[1] ^= self.s[2];
-        self.s[0] ^= self.s[3];
-        self.s[2] ^= t;
-        self.s[3] = self.s[3].rotate_left(45);
-        result
+        self.inner.next_u64()
     }
 
     /// Uniform in [0, 1).
     #[inline]
     pub fn f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        self.inner.next_f64()
     }
 
-    /// Uniform integer in [0, n). n > 0. (Lemire's multiply-shift; the tiny bias is irrelevant here.)
+    /// Uniform integer in [0, n). n > 0.
     #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
-        debug_assert!(n > 0);
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
+        self.inner.below(n)
     }
 
     /// Uniform integer in [lo, hi] (inclusive).
