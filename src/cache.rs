@@ -9,7 +9,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use pgrx::spi::SpiClient;
+use pgrx::pg_sys::PgOid;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient};
 use reco_core::tfidf::{self, ShoeText, TfidfModel};
 use sprs::CsMat;
 
@@ -118,17 +119,31 @@ impl Cache {
 
 thread_local! {
     static CACHE: RefCell<Option<Rc<Cache>>> = const { RefCell::new(None) };
+    /// Saved plans of the queries every recommend() call runs: SPI would otherwise parse and
+    /// plan them on each call. Postgres' plan cache revalidates them after DDL.
+    static PLANS: RefCell<HashMap<&'static str, Rc<OwnedPreparedStatement>>> = RefCell::new(HashMap::new());
+}
+
+/// A kept (per-backend) prepared statement for `sql`.
+pub fn prepared(client: &SpiClient, sql: &'static str, args: &[PgOid]) -> Rc<OwnedPreparedStatement> {
+    if let Some(plan) = PLANS.with(|p| p.borrow().get(sql).cloned()) {
+        return plan;
+    }
+    let plan = Rc::new(client.prepare(sql, args).unwrap_or_else(|e| errors::spi("preparing a query", e)).keep());
+    PLANS.with(|p| p.borrow_mut().insert(sql, plan.clone()));
+    plan
 }
 
 /// The cache for the active model and current catalogue, rebuilt if either changed.
 pub fn current(client: &SpiClient) -> Rc<Cache> {
+    let plan = prepared(
+        client,
+        "SELECT (SELECT model_id FROM reco.models WHERE status = 'active'), \
+                (SELECT version FROM reco.catalog_version)",
+        &[],
+    );
     let (model_id, version) = client
-        .select(
-            "SELECT (SELECT model_id FROM reco.models WHERE status = 'active'), \
-                    (SELECT version FROM reco.catalog_version)",
-            None,
-            &[],
-        )
+        .select(&*plan, None, &[])
         .and_then(|t| t.first().get_two::<i64, i64>())
         .unwrap_or_else(|e| errors::spi("reading the active model", e));
     let version = version.unwrap_or(0);

@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use pgrx::prelude::*;
+use pgrx::pg_sys::{PgBuiltInOids, PgOid};
 use pgrx::spi::SpiClient;
 use reco_core::tfidf::ShoeText;
 use reco_core::topk::top_k;
@@ -107,8 +108,7 @@ fn recommend(
         match user_id {
             None => popular(&cache, k, &filters, "popular in the shop"),
             Some(uid) => {
-                let profile = read_user(client, uid);
-                let history = read_history(client, &cache, uid);
+                let (profile, history) = read_user(client, &cache, uid);
                 if history.is_empty() {
                     cold_start(&cache, k, &filters, &profile)
                 } else {
@@ -126,13 +126,21 @@ struct Profile {
     usage: Option<String>,
 }
 
-fn read_user(client: &SpiClient, user_id: i64) -> Profile {
+/// The user's profile and current interactions summed per shoe (time-decayed like the model),
+/// in one query. A user that does not exist is an error.
+fn read_user(client: &SpiClient, cache: &Cache, user_id: i64) -> (Profile, Vec<HistoryItem>) {
+    let plan = cache::prepared(
+        client,
+        "SELECT u.age, u.gender, u.primary_usage, i.shoe_id, i.action, w.weight::float8, \
+                extract(epoch FROM i.occurred_at)::float8 \
+         FROM reco.users u \
+         LEFT JOIN reco.interactions i ON i.user_id = u.user_id \
+         LEFT JOIN reco.action_weights w ON w.action = i.action \
+         WHERE u.user_id = $1",
+        &[PgOid::BuiltIn(PgBuiltInOids::INT8OID)],
+    );
     let table = client
-        .select(
-            "SELECT age, gender, primary_usage FROM reco.users WHERE user_id = $1",
-            Some(1),
-            &[user_id.into()],
-        )
+        .select(&*plan, None, &[user_id.into()])
         .unwrap_or_else(|e| errors::spi("reading the user", e));
     if table.is_empty() {
         errors::no_data(
@@ -140,32 +148,23 @@ fn read_user(client: &SpiClient, user_id: i64) -> Profile {
             Some("Pass an existing user_id, or NULL for an anonymous visitor (popular shoes)."),
         );
     }
-    let row = table.first();
-    Profile {
-        age: row.get(1).ok().flatten(),
-        gender: row.get(2).ok().flatten(),
-        usage: row.get(3).ok().flatten(),
-    }
-}
-
-/// The user's current interactions, summed per shoe (time-decayed like the model).
-fn read_history(client: &SpiClient, cache: &Cache, user_id: i64) -> Vec<HistoryItem> {
-    let table = client
-        .select(
-            "SELECT i.shoe_id, i.action, w.weight::float8, extract(epoch FROM i.occurred_at)::float8 \
-             FROM reco.interactions i JOIN reco.action_weights w ON w.action = i.action \
-             WHERE i.user_id = $1",
-            None,
-            &[user_id.into()],
-        )
-        .unwrap_or_else(|e| errors::spi("reading the user's interactions", e));
+    let mut profile = None;
     let mut by_pos: HashMap<usize, HistoryItem> = HashMap::new();
     for row in table {
-        let shoe_id: i64 = row.get(1).ok().flatten().unwrap_or_default();
+        if profile.is_none() {
+            profile = Some(Profile {
+                age: row.get(1).ok().flatten(),
+                gender: row.get(2).ok().flatten(),
+                usage: row.get(3).ok().flatten(),
+            });
+        }
+        let Some(shoe_id) = row.get::<i64>(4).ok().flatten() else { continue };
         let Some(&pos) = cache.pos.get(&shoe_id) else { continue };
-        let action: String = row.get(2).ok().flatten().unwrap_or_default();
-        let weight: f64 = row.get(3).ok().flatten().unwrap_or(0.0);
-        let at: f64 = row.get(4).ok().flatten().unwrap_or(0.0);
+        let action: String = row.get(5).ok().flatten().unwrap_or_default();
+        // An action missing from action_weights (possible only if a weight row was deleted)
+        // counts nothing.
+        let weight: f64 = row.get(6).ok().flatten().unwrap_or(0.0);
+        let at: f64 = row.get(7).ok().flatten().unwrap_or(0.0);
         let w = decayed(weight, at, cache.reference_epoch, cache.half_life_days) as f32;
         let item = by_pos.entry(pos).or_insert(HistoryItem { pos, weight: 0.0, strongest: 0 });
         item.weight += w;
@@ -173,7 +172,7 @@ fn read_history(client: &SpiClient, cache: &Cache, user_id: i64) -> Vec<HistoryI
     }
     let mut items: Vec<HistoryItem> = by_pos.into_values().collect();
     items.sort_by_key(|h| h.pos);
-    items
+    (profile.expect("at least one row"), items)
 }
 
 fn popular(cache: &Cache, k: usize, filters: &Filters, reason: &str) -> Vec<(i64, f64, f64, f64, String)> {

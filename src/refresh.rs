@@ -254,30 +254,43 @@ fn read_interactions(
     let mut triplets = Triplets::default();
     let mut rows: i64 = 0;
     let mut cursor = client.open_cursor(query, &[]);
+    // Every column is a NOT NULL int8 or float8 (pass-by-value on 64-bit builds), so each row is
+    // deformed once into a small array instead of going through pgrx's per-datum accessors:
+    // this loop runs once per interaction (20M on tier L).
+    let mut datums = [pg_sys::Datum::from(0usize); 4];
+    let mut nulls = [false; 4];
     loop {
-        let batch = cursor.fetch(FETCH_ROWS).unwrap_or_else(|e| errors::spi("reading interactions", e));
-        if batch.is_empty() {
+        let fetched = cursor.fetch(FETCH_ROWS).unwrap_or_else(|e| errors::spi("reading interactions", e)).len();
+        if fetched == 0 {
             break;
         }
-        for tuple in batch {
-            let user_id: i64 = tuple.get(1).ok().flatten().expect("user_id is NOT NULL");
-            let shoe_id: i64 = tuple.get(2).ok().flatten().expect("shoe_id is NOT NULL");
-            let mut weight: f64 = tuple.get(3).ok().flatten().expect("weight is NOT NULL");
-            if decay {
-                let at: f64 = tuple.get(4).ok().flatten().expect("occurred_at is NOT NULL");
-                weight *= 0.5f64.powf((reference_epoch - at).max(0.0) / half_life_seconds);
+        // SAFETY: SPI_tuptable is the result of the fetch above (fetched > 0 rows), with a tuple
+        // descriptor of the 3 or 4 columns of `query`; datums/nulls have room for 4.
+        unsafe {
+            let table = pg_sys::SPI_tuptable;
+            let tupdesc = (*table).tupdesc;
+            debug_assert!((*tupdesc).natts as usize <= datums.len());
+            for &tuple in std::slice::from_raw_parts((*table).vals, fetched) {
+                pg_sys::heap_deform_tuple(tuple, tupdesc, datums.as_mut_ptr(), nulls.as_mut_ptr());
+                let user_id = datums[0].value() as i64;
+                let shoe_id = datums[1].value() as i64;
+                let mut weight = f64::from_bits(datums[2].value() as u64);
+                if decay {
+                    let at = f64::from_bits(datums[3].value() as u64);
+                    weight *= 0.5f64.powf((reference_epoch - at).max(0.0) / half_life_seconds);
+                }
+                let Some(&col) = shoe_pos.get(&shoe_id) else { continue };
+                let row = *user_pos.entry(user_id).or_insert_with(|| {
+                    user_ids.push(user_id);
+                    (user_ids.len() - 1) as u32
+                });
+                triplets.push(row, col, weight as f32);
+                rows += 1;
             }
-            let Some(&col) = shoe_pos.get(&shoe_id) else { continue };
-            let row = *user_pos.entry(user_id).or_insert_with(|| {
-                user_ids.push(user_id);
-                (user_ids.len() - 1) as u32
-            });
-            triplets.push(row, col, weight as f32);
-            rows += 1;
+            // pgrx keeps every fetched SPITupleTable until SPI_finish; free each batch now so
+            // reading 20M rows does not hold them all in memory.
+            pg_sys::SPI_freetuptable(table);
         }
-        // pgrx keeps every fetched SPITupleTable until SPI_finish; free each batch now so reading
-        // 20M rows does not hold them all in memory.
-        unsafe { pg_sys::SPI_freetuptable(pg_sys::SPI_tuptable) };
         check_for_interrupts!();
     }
     (user_ids, triplets, rows, reference_epoch)

@@ -29,12 +29,46 @@ pub fn fold_in(factors: &[f32], k: usize, history: &[(usize, f32)]) -> Vec<f32> 
     p
 }
 
-/// CF score of every shoe: V p (the user's row of A V Vᵀ).
+/// CF score of every shoe: V p (the user's row of A V Vᵀ). This is most of the CPU time of a
+/// recommend() call, so the dot products use 8 independent lanes (f32 sums cannot be vectorised
+/// by the compiler otherwise) and an AVX2+FMA build of the same code where the CPU has it.
 pub fn cf_scores(factors: &[f32], k: usize, p: &[f32]) -> Vec<f32> {
     if k == 0 {
-        return vec![0.0; 0];
+        return Vec::new();
     }
-    factors.chunks_exact(k).map(|row| row.iter().zip(p).map(|(a, b)| a * b).sum()).collect()
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            return unsafe { cf_scores_avx2(factors, k, p) };
+        }
+    }
+    cf_scores_lanes(factors, k, p)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn cf_scores_avx2(factors: &[f32], k: usize, p: &[f32]) -> Vec<f32> {
+    cf_scores_lanes(factors, k, p)
+}
+
+#[inline(always)]
+fn cf_scores_lanes(factors: &[f32], k: usize, p: &[f32]) -> Vec<f32> {
+    factors.chunks_exact(k).map(|row| dot_lanes(row, p)).collect()
+}
+
+#[inline(always)]
+fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
+    const LANES: usize = 8;
+    let split = a.len().min(b.len()) / LANES * LANES;
+    let mut acc = [0f32; LANES];
+    for (x, y) in a[..split].chunks_exact(LANES).zip(b[..split].chunks_exact(LANES)) {
+        for l in 0..LANES {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let tail: f32 = a[split..].iter().zip(&b[split..]).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
 }
 
 /// Dot product of two sparse vectors sorted by index.
@@ -188,6 +222,14 @@ mod tests {
         let p = fold_in(&v, 2, &[(0, 2.0)]);
         assert_eq!(p, vec![2.0, 0.0]);
         assert_eq!(cf_scores(&v, 2, &p), vec![2.0, 0.0, 2.0]);
+        // Lanes and tail: k = 19 against a plain sum.
+        let a: Vec<f32> = (0..38).map(|i| (i as f32 * 0.37).sin()).collect();
+        let q: Vec<f32> = (0..19).map(|i| (i as f32 * 0.11).cos()).collect();
+        let got = cf_scores(&a, 19, &q);
+        for (r, g) in a.chunks(19).zip(&got) {
+            let want: f32 = r.iter().zip(&q).map(|(x, y)| x * y).sum();
+            assert!((want - g).abs() < 1e-5, "{want} vs {g}");
+        }
     }
 
     #[test]
