@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# Benchmarks of reco (BENCHMARKS.md): refresh() time and peak memory, the Python peer pipeline,
+# and recommend() latency under pgbench beside a naive plain-SQL baseline.
+#
+#   scripts/bench/run.sh M        # tier M (100k users, 20k shoes, 2M interactions)
+#   scripts/bench/run.sh L        # tier L (1M users, 100k shoes, 20M interactions)
+#   scripts/bench/run.sh all      # M then L, one cluster, a fresh database per tier
+#
+# What it does: scripts/setup.sh (prerequisites), cargo pgrx package (release build; installed only into a private
+# copy of the PostgreSQL tree, see below), a throwaway
+# cluster owned by postgres in $RECO_BENCH_DIR (default /tmp/reco-bench) on a free loopback port
+# (never 5432, never someone else's cluster), CREATE EXTENSION reco, scripts/load_tier.sh, then per
+# tier:
+#   1. reco.refresh() x REFRESH_RUNS, each in a new session: per-phase seconds (returned by
+#      refresh()), wall time (clock_timestamp in the session, and psql end to end incl. commit),
+#      the backend's VmHWM read from /proc/<pg_backend_pid()>/status right after, and the peak
+#      RssAnon sampled every 0.2 s while it runs;
+#   2. the Python peer pipeline (peer_pipeline.py) x PEER_RUNS on the same database (M: always,
+#      L: only with RECO_BENCH_PEER_L=1);
+#   3. pg_prewarm of the tables recommend() reads, then pgbench -M prepared -c 2 -j 2 on
+#      recommend.sql for WARMUP+DURATION seconds (transactions started in the first WARMUP
+#      seconds are dropped), then the naive SQL baseline naive.sql (-t NAIVE_TX per client after a
+#      short warm-up run); TPS and p50/p90/p99 from the per-transaction logs (latency.py).
+# The cluster is stopped and its data directory removed on exit (also on error or ^C); results stay
+# in $RECO_BENCH_DIR/results-<date>/ (summary.txt, *.json, raw logs).
+#
+# Environment: RECO_BENCH_DIR, RECO_BENCH_SKIP_SETUP=1, RECO_BENCH_SKIP_BUILD=1,
+#   RECO_BENCH_REFRESH_RUNS (M 4: the 4th also prunes the oldest model, reco.keep_models = 3; L 1), RECO_BENCH_PEER_RUNS (3), RECO_BENCH_PEER_L=1,
+#   RECO_BENCH_WARMUP (10 s), RECO_BENCH_DURATION (30 s), RECO_BENCH_NAIVE_TX (M 25, L 5 per client),
+#   RECO_BENCH_KEEP=1 (keep the cluster running and its data at the end).
+set -euo pipefail
+
+usage() { echo "usage: $0 M|L|all" >&2; exit 2; }
+[ $# -eq 1 ] || usage
+case "$1" in
+  M|m) TIERS=(M) ;;
+  L|l) TIERS=(L) ;;
+  all|ALL) TIERS=(M L) ;;
+  *) usage ;;
+esac
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HERE="$ROOT/scripts/bench"
+PG_BIN=/usr/lib/postgresql/15/bin
+BENCH_DIR=${RECO_BENCH_DIR:-/tmp/reco-bench}
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RES="$BENCH_DIR/results-$STAMP"
+DB=reco_bench
+WARMUP=${RECO_BENCH_WARMUP:-10}
+DURATION=${RECO_BENCH_DURATION:-30}
+PEER_RUNS=${RECO_BENCH_PEER_RUNS:-3}
+export PATH="$HOME/.cargo/bin:$PATH"
+
+cd "$ROOT"
+if [ "${RECO_BENCH_SKIP_SETUP:-0}" != 1 ]; then
+  bash scripts/setup.sh
+fi
+[ -x "$PG_BIN/pgbench" ] || { echo "bench: $PG_BIN/pgbench missing (package postgresql-15)" >&2; exit 1; }
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+PKG="$TARGET_DIR/release/reco-pg15"
+if [ "${RECO_BENCH_SKIP_BUILD:-0}" != 1 ]; then
+  echo "== building reco (release) with cargo pgrx package =="
+  cargo pgrx package --pg-config "$PG_BIN/pg_config"
+fi
+[ -f "$PKG/usr/lib/postgresql/15/lib/reco.so" ] || { echo "bench: no build in $PKG (run without RECO_BENCH_SKIP_BUILD)" >&2; exit 1; }
+cargo build --release --quiet -p reco-datagen
+
+# ---- our own throwaway cluster ----
+PGDATA="$BENCH_DIR/pgdata"
+STARTED=0
+cleanup() {
+  local rc=$?
+  if [ -n "${SAMPLER_PID:-}" ]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
+  if [ "$STARTED" = 1 ] && [ "${RECO_BENCH_KEEP:-0}" != 1 ]; then
+    echo "== stopping the benchmark cluster =="
+    stop_cluster
+    rm -rf "$PGDATA" "$BENCH_DIR/inst"
+  fi
+  [ $rc -eq 0 ] || echo "bench: FAILED (exit $rc); partial results in $RES" >&2
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+SERVER_BIN="$BENCH_DIR/inst/usr/lib/postgresql/15/bin"
+stop_cluster() {
+  if [ -f "$PGDATA/postmaster.pid" ]; then
+    sudo -u postgres "$SERVER_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null || true
+  fi
+}
+stop_cluster   # a previous run of ours that was killed hard
+rm -rf "$PGDATA"
+mkdir -p "$BENCH_DIR" "$RES"
+chown postgres "$BENCH_DIR" "$RES"
+chmod 755 "$BENCH_DIR"
+
+# A private copy of the PostgreSQL 15 installation with this build of reco in it. The server runs
+# from it, so nobody else's `cargo pgrx install` can replace reco.so under our running backends
+# (overwriting a mapped shared library in place kills them with SIGBUS: it happened). Debian's
+# postgres finds lib/ and share/ relative to its own binary, so hard links of the system tree are
+# enough; reco's files are real copies (new inodes).
+echo "== private PostgreSQL tree with this reco build: $BENCH_DIR/inst =="
+rm -rf "$BENCH_DIR/inst"
+mkdir -p "$BENCH_DIR/inst/usr/lib/postgresql" "$BENCH_DIR/inst/usr/share/postgresql"
+cp -al /usr/lib/postgresql/15 "$BENCH_DIR/inst/usr/lib/postgresql/15"
+cp -al /usr/share/postgresql/15 "$BENCH_DIR/inst/usr/share/postgresql/15"
+rm -f "$BENCH_DIR/inst/usr/lib/postgresql/15/lib/reco.so" "$BENCH_DIR"/inst/usr/share/postgresql/15/extension/reco[.-]*
+cp "$PKG/usr/lib/postgresql/15/lib/reco.so" "$BENCH_DIR/inst/usr/lib/postgresql/15/lib/"
+cp "$PKG"/usr/share/postgresql/15/extension/reco* "$BENCH_DIR/inst/usr/share/postgresql/15/extension/"
+[ "$("$SERVER_BIN/pg_config" --pkglibdir)" = "$BENCH_DIR/inst/usr/lib/postgresql/15/lib" ] \
+  || { echo "bench: the private PostgreSQL tree does not relocate" >&2; exit 1; }
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+PORT=""
+for p in $(seq 55600 55700); do
+  if ! port_busy "$p" && [ ! -e "/tmp/.s.PGSQL.$p" ] && [ ! -e "$BENCH_DIR/.s.PGSQL.$p" ]; then PORT=$p; break; fi
+done
+[ -n "$PORT" ] || { echo "bench: no free port in 55600-55700" >&2; exit 1; }
+
+SETTINGS=(
+  "listen_addresses = '127.0.0.1'"
+  "port = $PORT"
+  "unix_socket_directories = '$BENCH_DIR'"
+  "shared_buffers = 2GB"
+  "work_mem = 64MB"
+  "maintenance_work_mem = 1GB"
+  "max_wal_size = 8GB"
+  "checkpoint_timeout = 30min"
+  "wal_level = minimal"
+  "max_wal_senders = 0"
+  "max_connections = 20"
+)
+echo "== initdb + start: $PGDATA on 127.0.0.1:$PORT =="
+sudo -u postgres "$SERVER_BIN/initdb" -D "$PGDATA" -A trust -U postgres >/dev/null
+printf '%s\n' "# reco benchmark (scripts/bench/run.sh)" "${SETTINGS[@]}" >> "$PGDATA/postgresql.conf"
+sudo -u postgres "$SERVER_BIN/pg_ctl" -D "$PGDATA" -l "$RES/server.log" -w start >/dev/null
+STARTED=1
+
+export PGHOST="$BENCH_DIR" PGPORT="$PORT" PGUSER=postgres PGDATABASE=$DB
+PSQL=("$PG_BIN/psql" -X -v ON_ERROR_STOP=1)
+
+{
+  echo "reco benchmark $STAMP"
+  echo "host: $(hostname), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/{print $2}') GB RAM, $(uname -r)"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "git: $(git -C "$ROOT" rev-parse --short HEAD), $(git -C "$ROOT" status --porcelain -- src crates sql | wc -l) modified files under src/ crates/ sql/; reco.so $(stat -c '%y' "$PKG/usr/lib/postgresql/15/lib/reco.so" | cut -d. -f1) md5 $(md5sum < "$PKG/usr/lib/postgresql/15/lib/reco.so" | cut -c1-12)"
+  echo "postgres: $("$PG_BIN/postgres" --version); settings: $(IFS=';'; echo "${SETTINGS[*]}")"
+} | tee "$RES/summary.txt"
+
+# Peak RssAnon (private memory) of a process, sampled every 0.2 s until $2 exists.
+cat > "$RES/sample_rss.sh" <<'EOF'
+pid=$1; stop=$2; out=$3; max=0
+while [ ! -e "$stop" ] && [ -r "/proc/$pid/status" ]; do
+  v=$(awk '/^RssAnon:/{print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+  [ -n "$v" ] && [ "$v" -gt "$max" ] && max=$v
+  sleep 0.2
+done
+echo "$max" > "$out"
+EOF
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+best() { sort -g | head -1; }
+
+bench_tier() {
+  local tier=$1 runs naive_tx
+  if [ "$tier" = M ]; then runs=${RECO_BENCH_REFRESH_RUNS:-4}; naive_tx=${RECO_BENCH_NAIVE_TX:-25}
+  else runs=${RECO_BENCH_REFRESH_RUNS:-1}; naive_tx=${RECO_BENCH_NAIVE_TX:-5}; fi
+  local out="$RES/$tier"
+  mkdir -p "$out"
+  echo | tee -a "$RES/summary.txt"
+  echo "######## tier $tier ########" | tee -a "$RES/summary.txt"
+
+  "${PSQL[@]}" -d postgres -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+  "${PSQL[@]}" -qc "CREATE EXTENSION reco" -c "CREATE EXTENSION pg_prewarm"
+  local t0 t1
+  t0=$(date +%s.%N)
+  bash scripts/load_tier.sh "$tier" 2>&1 | tee "$out/load.log"
+  t1=$(date +%s.%N)
+  printf 'load_tier.sh %s: %.1f s\n' "$tier" "$(echo "$t1 - $t0" | bc)" | tee -a "$RES/summary.txt"
+  "${PSQL[@]}" -qc "VACUUM (ANALYZE) reco.users, reco.shoes, reco.interactions"
+  "${PSQL[@]}" -At -c "SELECT 'database size: ' || pg_size_pretty(pg_database_size(current_database())) || ', reco.interactions ' || pg_size_pretty(pg_total_relation_size('reco.interactions'))" | tee -a "$RES/summary.txt"
+
+  # ---- 1. refresh() ----
+  echo "-- refresh() x $runs (each in a new backend) --" | tee -a "$RES/summary.txt"
+  printf '%-4s %8s %8s %8s %8s %8s %9s %9s %9s %10s\n' run read svd tfidf write sum wall_sql wall_psql VmHWM_MB RssAnon_MB | tee -a "$RES/summary.txt"
+  local i
+  for i in $(seq 1 "$runs"); do
+    local stop="$out/refresh$i.stop" anon="$out/refresh$i.anon"
+    rm -f "$stop" "$anon"
+    t0=$(date +%s.%N)
+    "${PSQL[@]}" -q > "$out/refresh$i.log" 2>&1 <<SQL
+SELECT pg_backend_pid() AS pid \gset
+\setenv RECO_BACKEND_PID :pid
+\! bash "$RES/sample_rss.sh" \$RECO_BACKEND_PID "$stop" "$anon" </dev/null >/dev/null 2>&1 &
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+SELECT * FROM reco.refresh() \gset r_
+SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 3) AS wall \gset
+\echo RESULT model=:r_model_id users=:r_users shoes=:r_shoes interactions=:r_interactions factors=:r_factors energy=:r_energy read=:r_read_seconds svd=:r_svd_seconds tfidf=:r_tfidf_seconds write=:r_write_seconds wall=:wall
+\! grep -E '^(VmHWM|VmRSS|RssAnon|RssShmem)' /proc/\$RECO_BACKEND_PID/status
+\! touch "$stop"
+SQL
+    t1=$(date +%s.%N)
+    for _ in $(seq 1 25); do [ -s "$anon" ] && break; sleep 0.2; done
+    cat "$out/refresh$i.log"
+    local line hwm anon_kb
+    line=$(grep '^RESULT' "$out/refresh$i.log")
+    hwm=$(awk '/^VmHWM/{print $2}' "$out/refresh$i.log")
+    anon_kb=$(cat "$anon" 2>/dev/null || echo 0)
+    kv() { echo "$line" | tr ' ' '\n' | awk -F= -v k="$1" '$1==k{print $2}'; }
+    local r s tf w wall
+    r=$(kv read); s=$(kv svd); tf=$(kv tfidf); w=$(kv write); wall=$(kv wall)
+    printf '%-4s %8.2f %8.2f %8.2f %8.2f %8.2f %9.2f %9.2f %9.0f %10.0f\n' "$i" "$r" "$s" "$tf" "$w" \
+      "$(echo "$r + $s + $tf + $w" | bc)" "$wall" "$(echo "$t1 - $t0" | bc)" "$(echo "$hwm / 1024" | bc)" \
+      "$(echo "$anon_kb / 1024" | bc)" | tee -a "$RES/summary.txt" "$out/refresh.table" >/dev/null
+    tail -1 "$out/refresh.table"
+    echo "$line" | sed "s/^RESULT/run=$i/; s/\$/ wall_psql=$(echo "$t1 - $t0" | bc) vmhwm_kb=$hwm rssanon_peak_kb=$anon_kb/" >> "$out/refresh.kv"
+  done
+  echo "refresh wall (clock_timestamp): best $(awk '{print $7}' "$out/refresh.table" | best) s, median $(awk '{print $7}' "$out/refresh.table" | median) s; VmHWM max $(awk '{print $9}' "$out/refresh.table" | sort -g | tail -1) MB" | tee -a "$RES/summary.txt"
+  "${PSQL[@]}" -At -c "SELECT 'reco singular values top5: ' || array_to_string((singular_values)[1:5]::numeric(12,4)[], ', ') || '; energy ' || round(energy::numeric, 4) FROM reco.models WHERE status = 'active'" | tee -a "$RES/summary.txt"
+
+  # ---- 2. the Python peer pipeline ----
+  if [ "$tier" = M ] || [ "${RECO_BENCH_PEER_L:-0}" = 1 ]; then
+    local pruns=$PEER_RUNS
+    [ "$tier" = L ] && pruns=1
+    echo "-- Python peer pipeline x $pruns (COPY out -> scipy.sparse -> randomized_svd + TfidfVectorizer -> COPY in) --" | tee -a "$RES/summary.txt"
+    python3 "$HERE/peer_pipeline.py" --help >/dev/null   # creates the venv outside the timings
+    for i in $(seq 1 "$pruns"); do
+      python3 "$HERE/peer_pipeline.py" --json "$out/peer.json" | tee "$out/peer$i.log"
+    done
+    python3 - "$out/peer.json" "$out/refresh.kv" <<'PY' | tee -a "$RES/summary.txt"
+import json, statistics, sys
+peer = [json.loads(l) for l in open(sys.argv[1])]
+reco = [dict(kv.split("=", 1) for kv in l.split()) for l in open(sys.argv[2])]
+print(f"peer: {peer[0]['versions']}, BLAS {peer[0]['blas']}, peak RSS {max(p['peak_rss_mb'] for p in peer)} MB")
+print(f"peer singular values top5: {peer[0]['singular_values_top5']}")
+print(f"{'phase':<8} {'peer best':>10} {'peer med':>10}")
+for k in ("read", "build", "svd", "tfidf", "write", "total"):
+    v = [p["seconds"][k] for p in peer]
+    print(f"{k:<8} {min(v):10.2f} {statistics.median(v):10.2f}")
+rw = [float(r["wall_psql"]) for r in reco]
+pt = [p["seconds"]["total"] for p in peer]
+print(f"SPEEDUP refresh() vs peer: best {min(pt) / min(rw):.1f}x, median {statistics.median(pt) / statistics.median(rw):.1f}x "
+      f"(peer total {min(pt):.2f}/{statistics.median(pt):.2f} s vs refresh end-to-end {min(rw):.2f}/{statistics.median(rw):.2f} s, best/median)")
+PY
+  fi
+
+  # ---- 3. pgbench ----
+  local max_uid
+  max_uid=$("${PSQL[@]}" -At -c "SELECT max(user_id) FROM reco.users")
+  "${PSQL[@]}" -At -c "SELECT 'prewarmed blocks: ' || sum(pg_prewarm(c)) FROM unnest(ARRAY['reco.interactions', 'reco.interactions_user_time_idx', 'reco.users', 'reco.users_pkey', 'reco.action_weights']::regclass[]) c" | tee -a "$RES/summary.txt"
+  echo "-- pgbench recommend(uid, 10): -M prepared -c 2 -j 2 -T $((WARMUP + DURATION)), first $WARMUP s dropped, uid random 1..$max_uid --" | tee -a "$RES/summary.txt"
+  (cd "$out" && "$PG_BIN/pgbench" -n -M prepared -c 2 -j 2 -T $((WARMUP + DURATION)) -D max_uid="$max_uid" \
+     -f "$HERE/recommend.sql" -l --log-prefix=rec > pgbench_rec.out 2>&1) || { cat "$out/pgbench_rec.out"; exit 1; }
+  grep -E 'tps|latency|failed' "$out/pgbench_rec.out" | sed 's/^/  pgbench: /'
+  python3 "$HERE/latency.py" --skip "$WARMUP" --label recommend --json "$out/pgbench.json" "$out"/rec.* | tee -a "$RES/summary.txt"
+
+  echo "-- pgbench naive SQL top-10 (dot product over reco.model_shoes): -M prepared -c 2 -j 2 -t $naive_tx per client, after a 2-transaction warm-up --" | tee -a "$RES/summary.txt"
+  "$PG_BIN/pgbench" -n -M prepared -c 2 -j 2 -t 2 -D max_uid="$max_uid" -f "$HERE/naive.sql" > "$out/pgbench_naive_warm.out" 2>&1
+  (cd "$out" && "$PG_BIN/pgbench" -n -M prepared -c 2 -j 2 -t "$naive_tx" -D max_uid="$max_uid" \
+     -f "$HERE/naive.sql" -l --log-prefix=naive > pgbench_naive.out 2>&1) || { cat "$out/pgbench_naive.out"; exit 1; }
+  grep -E 'tps|latency|failed' "$out/pgbench_naive.out" | sed 's/^/  pgbench: /'
+  python3 "$HERE/latency.py" --label naive_sql --json "$out/pgbench.json" "$out"/naive.* | tee -a "$RES/summary.txt"
+  "${PSQL[@]}" -c "EXPLAIN (ANALYZE, BUFFERS) $(sed -n '/^SELECT/,$p' "$HERE/naive.sql" | sed "s/:uid/4242/")" > "$out/explain_naive.txt"
+  echo "load average at end of tier $tier: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RES/summary.txt"
+}
+
+for tier in "${TIERS[@]}"; do
+  bench_tier "$tier"
+done
+echo
+echo "== summary ($RES/summary.txt) =="
+cat "$RES/summary.txt"
