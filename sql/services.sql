@@ -55,6 +55,11 @@ SELECT pg_catalog.pg_extension_config_dump('reco.services_sent', '');
 CREATE INDEX interactions_purchase_user_idx ON reco.interactions (user_id, occurred_at) INCLUDE (shoe_id)
     WHERE action = 'purchase';
 
+-- Replacements are searched per shoe over the purchase days that can be due (see due_services).
+CREATE INDEX interactions_purchase_shoe_date_idx
+    ON reco.interactions (shoe_id, ((occurred_at AT TIME ZONE 'UTC')::date)) INCLUDE (user_id, occurred_at)
+    WHERE action = 'purchase';
+
 CREATE FUNCTION reco.mark_service_sent(
     user_id bigint,
     shoe_id bigint,
@@ -120,12 +125,13 @@ RETURNS TABLE (
 LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
+-- The plan's cost estimate is high enough to trigger JIT, which costs ~1.7 s of compilation per
+-- call and saves nothing here.
+SET jit = off
 AS $fn$
 DECLARE
     care_lo date;
     care_hi date;
-    rep_lo  date;
-    rep_hi  date;
     -- End of the day as_of (exclusive), as a timestamptz: purchases after it have not happened yet.
     day_end timestamptz;
 BEGIN
@@ -140,32 +146,19 @@ BEGIN
     END IF;
     day_end := (as_of + 1)::timestamp AT TIME ZONE 'UTC';
 
-    -- Bound the purchase dates that can have a service due on as_of, from the catalogue's
-    -- lifespans and the settings of each type (one pass over reco.shoes):
-    --   care        due_on = p + delay,                 due while due_on <= as_of < due_on + window
-    --   replacement due_on = p + lifespan - window,     due while due_on <= as_of < p + lifespan + grace
+    -- Care: bound the purchase dates that can have a reminder due on as_of from the settings of
+    -- the types in the catalogue (due_on = p + delay, due while due_on <= as_of < due_on + window),
+    -- so that the purchase-date index reads only those days.
     WITH d AS (
         SELECT coalesce(x.care_delay_days, 30) AS care_delay_days,
-               coalesce(x.care_window_days, 30) AS care_window_days,
-               coalesce(x.replacement_window_days, 30) AS replacement_window_days,
-               coalesce(x.replacement_grace_days, 365) AS replacement_grace_days
-        FROM (SELECT) one LEFT JOIN reco.service_settings x ON x.shoe_type = 'default'),
-    t AS (
-        SELECT sh.type, min(sh.lifespan_days) AS lmin, max(sh.lifespan_days) AS lmax
-        FROM reco.shoes sh GROUP BY sh.type),
-    c AS (
-        SELECT t.lmin, t.lmax,
-               coalesce(s.care_delay_days, d.care_delay_days) AS care_delay,
-               coalesce(s.care_window_days, d.care_window_days) AS care_window,
-               coalesce(s.replacement_window_days, d.replacement_window_days) AS rep_window,
-               coalesce(s.replacement_grace_days, d.replacement_grace_days) AS rep_grace
-        FROM t CROSS JOIN d LEFT JOIN reco.service_settings s ON s.shoe_type = t.type)
-    SELECT as_of - max(c.care_delay + c.care_window) + 1,
-           as_of - min(c.care_delay),
-           as_of - max(c.lmax + c.rep_grace) + 1,
-           LEAST(as_of, as_of - min(c.lmin - c.rep_window))
-    INTO care_lo, care_hi, rep_lo, rep_hi
-    FROM c;
+               coalesce(x.care_window_days, 30) AS care_window_days
+        FROM (SELECT) one LEFT JOIN reco.service_settings x ON x.shoe_type = 'default')
+    SELECT as_of - max(coalesce(s.care_delay_days, d.care_delay_days) + coalesce(s.care_window_days, d.care_window_days)) + 1,
+           as_of - min(coalesce(s.care_delay_days, d.care_delay_days))
+    INTO care_lo, care_hi
+    FROM (SELECT DISTINCT sh.type FROM reco.shoes sh) t
+    CROSS JOIN d
+    LEFT JOIN reco.service_settings s ON s.shoe_type = t.type;
     IF care_lo IS NULL THEN
         RETURN;  -- empty catalogue
     END IF;
@@ -199,38 +192,59 @@ BEGIN
               SELECT 1 FROM reco.services_sent x
               WHERE x.user_id = c.user_id AND x.shoe_id = c.shoe_id AND x.purchased_on = c.purchased_on
                 AND x.service = 'care' AND x.sent_on <= as_of)),
-    -- Replacement: purchases whose replacement window started and whose grace has not ended.
+    -- Replacement: per shoe, the purchases whose replacement window started and whose grace has
+    -- not ended. The purchase-date range depends on the shoe's lifespan, so it is searched per
+    -- shoe (interactions_purchase_shoe_date_idx): exactly the candidates are read, however wide
+    -- the lifespans of the catalogue are. With due_on = GREATEST(p, p + lifespan - window):
+    --   due_on <= as_of < p + lifespan + grace  <=>  as_of - lifespan - grace < p <= LEAST(as_of, as_of - lifespan + window)
     rep AS (
-        SELECT b.user_id, b.shoe_id, b.purchased_on, sh.type, sh.name,
+        SELECT b.user_id, sh.shoe_id, b.purchased_on, sh.type, sh.name,
                b.purchased_on + sh.lifespan_days AS end_of_life,
-               GREATEST(b.purchased_on,
-                        b.purchased_on + sh.lifespan_days
-                            - coalesce(s.replacement_window_days, d.replacement_window_days)) AS due_on,
-               b.purchased_on + sh.lifespan_days
-                   + coalesce(s.replacement_grace_days, d.replacement_grace_days) AS lapses_on,
-               coalesce(s.suggestions, d.suggestions) AS n
-        FROM (SELECT DISTINCT i.user_id, i.shoe_id, (i.occurred_at AT TIME ZONE 'UTC')::date AS purchased_on
-              FROM reco.interactions i
-              WHERE i.action = 'purchase'
-                AND (i.occurred_at AT TIME ZONE 'UTC')::date BETWEEN rep_lo AND rep_hi) b
-        JOIN reco.shoes sh ON sh.shoe_id = b.shoe_id
+               GREATEST(b.purchased_on, b.purchased_on + sh.lifespan_days - k.rep_window) AS due_on,
+               k.n
+        FROM reco.shoes sh
         CROSS JOIN d
-        LEFT JOIN reco.service_settings s ON s.shoe_type = sh.type),
-    rep_due AS (
+        LEFT JOIN reco.service_settings s ON s.shoe_type = sh.type
+        CROSS JOIN LATERAL (
+            SELECT coalesce(s.replacement_window_days, d.replacement_window_days) AS rep_window,
+                   coalesce(s.replacement_grace_days, d.replacement_grace_days) AS rep_grace,
+                   coalesce(s.suggestions, d.suggestions) AS n) k
+        CROSS JOIN LATERAL (
+            SELECT DISTINCT i.user_id, (i.occurred_at AT TIME ZONE 'UTC')::date AS purchased_on
+            FROM reco.interactions i
+            WHERE i.shoe_id = sh.shoe_id
+              AND i.action = 'purchase'
+              AND (i.occurred_at AT TIME ZONE 'UTC')::date
+                  BETWEEN as_of - sh.lifespan_days - k.rep_grace + 1
+                      AND LEAST(as_of, as_of - sh.lifespan_days + k.rep_window)) b
+    ),
+    -- Not sent yet (a cheap anti-join first), then not replaced.
+    rep_unsent AS MATERIALIZED (
         SELECT r.*
         FROM rep r
-        WHERE r.due_on <= as_of AND as_of < r.lapses_on
-          AND NOT EXISTS (
+        WHERE NOT EXISTS (
               SELECT 1 FROM reco.services_sent x
               WHERE x.user_id = r.user_id AND x.shoe_id = r.shoe_id AND x.purchased_on = r.purchased_on
-                AND x.service = 'replacement' AND x.sent_on <= as_of)
-          -- Replaced: the user bought a shoe of the same type on a later UTC day, by as_of.
-          AND NOT EXISTS (
-              SELECT 1 FROM reco.interactions j JOIN reco.shoes s2 ON s2.shoe_id = j.shoe_id
-              WHERE j.user_id = r.user_id AND j.action = 'purchase'
-                AND j.occurred_at >= ((r.purchased_on + 1)::timestamp AT TIME ZONE 'UTC')
-                AND j.occurred_at < day_end
-                AND s2.type = r.type)),
+                AND x.service = 'replacement' AND x.sent_on <= as_of)),
+    -- Replaced: the user bought a shoe of the same type on a later UTC day, by as_of. Replaced
+    -- purchases stay candidates until their grace ends, so rep_unsent is large (on tier L ~165k
+    -- rows a day); written as a join (not NOT EXISTS) so that the planner can hash the candidates
+    -- and stream the purchases past them once, instead of building a hash of all purchases or
+    -- probing per row.
+    replaced AS MATERIALIZED (
+        SELECT DISTINCT r.user_id, r.shoe_id, r.purchased_on
+        FROM rep_unsent r
+        JOIN reco.interactions j
+          ON j.user_id = r.user_id AND j.action = 'purchase'
+         AND j.occurred_at >= ((r.purchased_on + 1)::timestamp AT TIME ZONE 'UTC')
+         AND j.occurred_at < day_end
+        JOIN reco.shoes s2 ON s2.shoe_id = j.shoe_id AND s2.type = r.type),
+    rep_due AS MATERIALIZED (
+        SELECT r.*
+        FROM rep_unsent r
+        WHERE NOT EXISTS (
+            SELECT 1 FROM replaced x
+            WHERE x.user_id = r.user_id AND x.shoe_id = r.shoe_id AND x.purchased_on = r.purchased_on)),
     -- Shoes each of those users bought by as_of (never suggested back to them).
     owned AS (
         SELECT u.user_id, array_agg(DISTINCT j.shoe_id) AS shoes
