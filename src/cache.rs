@@ -78,6 +78,8 @@ pub struct Cache {
     /// Factors per shoe (k each); zeros for shoes the model has not seen.
     pub k: usize,
     pub factors: Vec<f32>,
+    /// The same rows scaled to unit length, so similar() gets cosines from dot products.
+    pub unit_factors: Vec<f32>,
     pub in_model: Vec<bool>,
     /// TF-IDF rows (L2-normalised), and the same matrix by term for scoring a query.
     pub content: CsMat<f32>,
@@ -206,6 +208,7 @@ fn build_without_model(client: &SpiClient, shoes: Vec<ShoeRow>, pos: HashMap<i64
         pos,
         k: 0,
         factors: Vec::new(),
+        unit_factors: Vec::new(),
         in_model: vec![false; n],
         popularity,
         segments: HashMap::new(),
@@ -311,6 +314,7 @@ fn build_from_model(client: &SpiClient, model_id: i64, shoes: Vec<ShoeRow>, pos:
         shoes,
         pos,
         k,
+        unit_factors: unit_rows(&factors, k),
         factors,
         in_model,
         popularity,
@@ -318,6 +322,21 @@ fn build_from_model(client: &SpiClient, model_id: i64, shoes: Vec<ShoeRow>, pos:
         half_life_days: half_life_days.unwrap_or(0.0),
         reference_epoch: reference_epoch.unwrap_or(0.0),
     }
+}
+
+/// Rows of `factors` (k each) scaled to unit length; zero rows stay zero.
+fn unit_rows(factors: &[f32], k: usize) -> Vec<f32> {
+    let mut out = factors.to_vec();
+    if k == 0 {
+        return out;
+    }
+    for row in out.chunks_exact_mut(k) {
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 && norm.is_finite() {
+            row.iter_mut().for_each(|x| *x /= norm);
+        }
+    }
+    out
 }
 
 fn csr_from_rows(rows: &[Vec<(usize, f32)>], cols: usize) -> CsMat<f32> {

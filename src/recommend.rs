@@ -11,12 +11,16 @@ use reco_core::topk::top_k;
 use crate::cache::{self, Cache};
 use crate::errors;
 use crate::guc;
-use crate::scoring::{content_scores, cosine, decayed, sparse_dot, user_scores, UserScores};
+use crate::scoring::{cf_scores, content_scores, cosine, decayed, sparse_dot, user_scores, UserScores};
 use crate::segments::{segment_keys, usage_audience};
 
 /// A segment needs this many users before its popularity is used for cold start (one user's
 /// picks are not a segment's taste).
 const MIN_SEGMENT_USERS: i32 = 2;
+
+/// How many of a user's history items (strongest action, then weight) are considered as the
+/// "similar to ..." of a reason.
+const REASON_CANDIDATES: usize = 20;
 
 
 
@@ -246,7 +250,12 @@ fn personal(
     let cf_weight = if cache.model_id.is_some() { guc::CF_WEIGHT.get() } else { 0.0 };
     let UserScores { hybrid: score, cf, content } =
         user_scores(&view, &weights, cf_weight, guc::HISTORY_SHRINKAGE.get());
-    let rows: Vec<Vec<(usize, f32)>> = history.iter().map(|h| cache.content_row(h.pos)).collect();
+    // Reasons are drawn from the user's strongest interactions only: a heavy user has hundreds,
+    // and comparing each result with all of them made the reasons cost more than the ranking.
+    let mut strongest: Vec<&HistoryItem> = history.iter().collect();
+    strongest.sort_by(|a, b| (b.strongest, b.weight).partial_cmp(&(a.strongest, a.weight)).unwrap_or(std::cmp::Ordering::Equal));
+    strongest.truncate(REASON_CANDIDATES);
+    let rows: Vec<Vec<(usize, f32)>> = strongest.iter().map(|h| cache.content_row(h.pos)).collect();
     let purchased: HashSet<usize> =
         history.iter().filter(|h| h.strongest == 3).map(|h| h.pos).collect();
     let top = top_k(&score, k, |i| {
@@ -254,7 +263,7 @@ fn personal(
     });
     top.into_iter()
         .map(|(i, s)| {
-            let reason = explain(cache, i, history, &rows);
+            let reason = explain(cache, i, &strongest, &rows);
             (cache.shoes[i].shoe_id, s as f64, cf[i] as f64, content[i] as f64, reason)
         })
         .collect()
@@ -262,7 +271,7 @@ fn personal(
 
 /// "similar to <shoe> you bought": the history item that best explains recommending `target`,
 /// by content and factor similarity weighted by how strongly the user engaged with it.
-fn explain(cache: &Cache, target: usize, history: &[HistoryItem], rows: &[Vec<(usize, f32)>]) -> String {
+fn explain(cache: &Cache, target: usize, history: &[&HistoryItem], rows: &[Vec<(usize, f32)>]) -> String {
     let target_row = cache.content_row(target);
     let best = history
         .iter()
@@ -320,8 +329,9 @@ pub fn similar_to(cache: &Cache, s: usize, k: usize, skip: impl Fn(usize) -> boo
     let content = content_scores(&cache.content_by_term, &cache.content_row(s));
     let use_cf = cache.k > 0 && cache.in_model[s];
     let cf: Vec<f32> = if use_cf {
-        let v = cache.factor_row(s);
-        (0..cache.shoes.len()).map(|i| if cache.in_model[i] { cosine(v, cache.factor_row(i)) } else { 0.0 }).collect()
+        // Cosines as one pass of dot products over the unit-length rows (zero rows stay zero).
+        let k = cache.k;
+        cf_scores(&cache.unit_factors, k, &cache.unit_factors[s * k..(s + 1) * k])
     } else {
         vec![0f32; cache.shoes.len()]
     };
