@@ -26,3 +26,23 @@ SELECT * FROM recommend(NULL, 5);
 INSERT INTO interactions (user_id, shoe_id, action) VALUES (100001, 42, 'purchase');
 SELECT * FROM recommend(100001, 5);
 SELECT model_id, status, users, shoes, interactions, factors, seconds FROM models;
+-- Post-purchase services on one day: care reminders and replacement suggestions.
+SELECT service, count(*) FROM due_services('2026-11-01') GROUP BY service ORDER BY service;
+SELECT user_id, shoe_id, purchased_on, service, due_on, left(message, 90) AS message, suggestions
+FROM due_services('2026-11-01') ORDER BY service, user_id LIMIT 6;
+-- Once sent, a service is not returned again.
+SELECT mark_service_sent(d.user_id, d.shoe_id, d.purchased_on, d.service, '2026-11-01')
+FROM (SELECT * FROM due_services('2026-11-01') ORDER BY service, user_id LIMIT 1) d;
+SELECT count(*) AS due_after_marking_one FROM due_services('2026-11-01');
+-- Offline evaluation on a time split (the active model is not touched).
+SELECT method, round(precision_at_k::numeric, 4) AS p_at_10, round(recall_at_k::numeric, 4) AS r_at_10,
+       round(ndcg_at_k::numeric, 4) AS ndcg_at_10, round(map_at_k::numeric, 4) AS map_at_10,
+       round(hit_rate_at_k::numeric, 4) AS hr_at_10, round(coverage_at_k::numeric, 4) AS coverage, users
+FROM evaluate(10, 0.2);
+SELECT part, count(*) FROM evaluation_split(0.2) GROUP BY part ORDER BY part;
+SELECT * FROM evaluation_rankings(10, 0.2) WHERE method = 'reco-hybrid' ORDER BY user_id, rank LIMIT 3;
+-- Nightly refresh with pg_cron (the demo cluster preloads it for this database).
+CREATE EXTENSION pg_cron;
+SELECT schedule_refresh() AS job_id;
+SELECT jobname, schedule, command FROM cron.job;
+SELECT unschedule_refresh();
