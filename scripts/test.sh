@@ -7,8 +7,13 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# Both test runs are logged so a single summary line can close the output (cargo's own last
+# line is the empty doc-test run of the extension crate, "0 passed").
+LOG=$(mktemp /tmp/reco-test-log.XXXXXX)
+trap 'rm -f "$LOG"' EXIT
+
 echo "== unit tests: reco-core, reco-datagen (no Postgres) =="
-cargo test --release -p reco-core -p reco-datagen
+cargo test --release -p reco-core -p reco-datagen 2>&1 | tee -a "$LOG"
 
 echo "== SQL tests: cargo pgrx test pg15 =="
 # The test backend runs as postgres and reads data/ itself (reco.load_csv): give it a copy it can
@@ -19,4 +24,9 @@ cp data/*.csv "$RECO_TEST_DATA_DIR"/ && chmod -R a+rX "$RECO_TEST_DATA_DIR"
 # cargo pgrx test wants a fresh data directory owned by the user it runs Postgres as.
 PGDATA_DIR=/tmp/reco-pgrx-test-pgdata
 rm -rf "$PGDATA_DIR" && mkdir -p "$PGDATA_DIR" && chown postgres "$PGDATA_DIR"
-cargo pgrx test pg15 --runas postgres --pgdata "$PGDATA_DIR"
+cargo pgrx test pg15 --runas postgres --pgdata "$PGDATA_DIR" 2>&1 | tee -a "$LOG"
+
+# pipefail has already stopped the script on any failure; sum what ran.
+echo
+awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$LOG"

@@ -28,6 +28,7 @@
 #   RECO_BENCH_REFRESH_RUNS (M 4: the 4th also prunes the oldest model, reco.keep_models = 3; L 1), RECO_BENCH_PEER_RUNS (3), RECO_BENCH_PEER_L=1,
 #   RECO_BENCH_WARMUP (10 s), RECO_BENCH_DURATION (30 s), RECO_BENCH_NAIVE_TX (M 25, L 5 per client),
 #   RECO_BENCH_KEEP=1 (keep the cluster running and its data at the end).
+#   RECO_BENCH_FACTORS=64 (reco.factors of the benchmark database and k of the peer's SVD).
 set -euo pipefail
 
 usage() { echo "usage: $0 M|L|all" >&2; exit 2; }
@@ -138,6 +139,7 @@ STARTED=1
 
 export PGHOST="$BENCH_DIR" PGPORT="$PORT" PGUSER=postgres PGDATABASE=$DB
 PSQL=("$PG_BIN/psql" -X -v ON_ERROR_STOP=1)
+FACTORS=${RECO_BENCH_FACTORS:-64}   # reco.factors for refresh() and k of the peer's SVD
 
 {
   echo "reco benchmark $STAMP"
@@ -172,6 +174,9 @@ bench_tier() {
 
   "${PSQL[@]}" -d postgres -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
   "${PSQL[@]}" -qc "CREATE EXTENSION reco" -c "CREATE EXTENSION pg_prewarm"
+  # The published numbers are for 64 factors (the default when they were first measured; the
+  # peer uses the same k): pin it so they stay reproducible whatever reco.factors defaults to.
+  "${PSQL[@]}" -qc "ALTER DATABASE $DB SET reco.factors = $FACTORS"
   local t0 t1
   t0=$(date +%s.%N)
   bash scripts/load_tier.sh "$tier" 2>&1 | tee "$out/load.log"
@@ -225,7 +230,7 @@ SQL
     echo "-- Python peer pipeline x $pruns (COPY out -> scipy.sparse -> randomized_svd + TfidfVectorizer -> COPY in) --" | tee -a "$RES/summary.txt"
     python3 "$HERE/peer_pipeline.py" --help >/dev/null   # creates the venv outside the timings
     for i in $(seq 1 "$pruns"); do
-      python3 "$HERE/peer_pipeline.py" --json "$out/peer.json" | tee "$out/peer$i.log"
+      python3 "$HERE/peer_pipeline.py" --k "$FACTORS" --json "$out/peer.json" | tee "$out/peer$i.log"
     done
     python3 - "$out/peer.json" "$out/refresh.kv" <<'PY' | tee -a "$RES/summary.txt"
 import json, statistics, sys
@@ -261,6 +266,25 @@ PY
   grep -E 'tps|latency|failed' "$out/pgbench_naive.out" | sed 's/^/  pgbench: /'
   python3 "$HERE/latency.py" --label naive_sql --json "$out/pgbench.json" "$out"/naive.* | tee -a "$RES/summary.txt"
   "${PSQL[@]}" -c "EXPLAIN (ANALYZE, BUFFERS) $(sed -n '/^SELECT/,$p' "$HERE/naive.sql" | sed "s/:uid/4242/")" > "$out/explain_naive.txt"
+
+  # due_services(): the first call on a log where nothing was ever sent (every pending service
+  # of the last year at once), then the daily call once the previous day's list is logged.
+  echo "-- due_services(): first call with an empty sent log, then the next day after logging --" | tee -a "$RES/summary.txt"
+  "${PSQL[@]}" -At > "$out/due_services.log" 2>&1 <<'SQL'
+SET jit = off;
+SELECT 'warm-up (catalogue cache): ' || count(*) FROM reco.similar(1, 3);
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) AS rows FROM reco.due_services('2026-11-01') \gset
+SELECT format('due_services(2026-11-01), empty log: %s rows in %s s', :rows,
+              round(extract(epoch FROM clock_timestamp() - :'t0')::numeric, 2));
+INSERT INTO reco.services_sent (user_id, shoe_id, purchased_on, service, sent_on)
+SELECT user_id, shoe_id, purchased_on, service, '2026-11-01' FROM reco.due_services('2026-11-01');
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) AS rows FROM reco.due_services('2026-11-02') \gset
+SELECT format('due_services(2026-11-02), daily call: %s rows in %s s', :rows,
+              round(extract(epoch FROM clock_timestamp() - :'t0')::numeric, 2));
+SQL
+  grep -E '^due_services' "$out/due_services.log" | tee -a "$RES/summary.txt" || { cat "$out/due_services.log"; exit 1; }
   echo "load average at end of tier $tier: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RES/summary.txt"
 }
 
