@@ -20,7 +20,7 @@ const MIN_SEGMENT_USERS: i32 = 2;
 
 /// How many of a user's history items (strongest action, then weight) are considered as the
 /// "similar to ..." of a reason.
-const REASON_CANDIDATES: usize = 20;
+const REASON_CANDIDATES: usize = 50;
 
 
 
@@ -282,7 +282,8 @@ fn explain(cache: &Cache, target: usize, history: &[&HistoryItem], rows: &[Vec<(
             if cache.k > 0 && cache.in_model[h.pos] && cache.in_model[target] {
                 sim += cosine(cache.factor_row(h.pos), cache.factor_row(target)).max(0.0);
             }
-            (h, sim * (1.0 + h.strongest as f32))
+            // Similarity first; a stronger action (purchase > wishlist > view) breaks near-ties.
+            (h, sim * (1.0 + 0.25 * h.strongest as f32))
         })
         .max_by(|a, b| a.1.total_cmp(&b.1));
     let Some((h, sim)) = best else {
