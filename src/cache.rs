@@ -127,11 +127,20 @@ thread_local! {
 }
 
 /// A kept (per-backend) prepared statement for `sql`.
-pub fn prepared(client: &SpiClient, sql: &'static str, args: &[PgOid]) -> Rc<OwnedPreparedStatement> {
+pub fn prepared(
+    client: &SpiClient,
+    sql: &'static str,
+    args: &[PgOid],
+) -> Rc<OwnedPreparedStatement> {
     if let Some(plan) = PLANS.with(|p| p.borrow().get(sql).cloned()) {
         return plan;
     }
-    let plan = Rc::new(client.prepare(sql, args).unwrap_or_else(|e| errors::spi("preparing a query", e)).keep());
+    let plan = Rc::new(
+        client
+            .prepare(sql, args)
+            .unwrap_or_else(|e| errors::spi("preparing a query", e))
+            .keep(),
+    );
     PLANS.with(|p| p.borrow_mut().insert(sql, plan.clone()));
     plan
 }
@@ -163,7 +172,11 @@ pub fn current(client: &SpiClient) -> Rc<Cache> {
 
 fn build(client: &SpiClient, model_id: Option<i64>, catalog_version: i64) -> Cache {
     let shoes = read_catalog(client);
-    let pos: HashMap<i64, usize> = shoes.iter().enumerate().map(|(i, s)| (s.shoe_id, i)).collect();
+    let pos: HashMap<i64, usize> = shoes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.shoe_id, i))
+        .collect();
     let n = shoes.len();
     let mut cache = match model_id {
         Some(id) => build_from_model(client, id, shoes, pos),
@@ -217,7 +230,12 @@ fn build_without_model(client: &SpiClient, shoes: Vec<ShoeRow>, pos: HashMap<i64
     }
 }
 
-fn build_from_model(client: &SpiClient, model_id: i64, shoes: Vec<ShoeRow>, pos: HashMap<i64, usize>) -> Cache {
+fn build_from_model(
+    client: &SpiClient,
+    model_id: i64,
+    shoes: Vec<ShoeRow>,
+    pos: HashMap<i64, usize>,
+) -> Cache {
     let (k, half_life_days, reference_epoch) = client
         .select(
             "SELECT factors, coalesce((parameters->>'half_life_days')::float8, 0), \
@@ -300,7 +318,10 @@ fn build_from_model(client: &SpiClient, model_id: i64, shoes: Vec<ShoeRow>, pos:
         let list: Vec<(usize, f32)> = ids
             .iter()
             .zip(&scores)
-            .filter_map(|(id, s)| pos.get(id).map(|&p| (p, if max > 0.0 { s / max } else { 0.0 })))
+            .filter_map(|(id, s)| {
+                pos.get(id)
+                    .map(|&p| (p, if max > 0.0 { s / max } else { 0.0 }))
+            })
             .collect();
         segments.insert(segment, (users, list));
     }

@@ -15,11 +15,19 @@ pub fn raise(code: PgSqlErrorCode, message: impl Into<String>, hint: Option<&str
 }
 
 pub fn invalid_parameter(message: impl Into<String>, hint: Option<&str>) -> ! {
-    raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message, hint)
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        message,
+        hint,
+    )
 }
 
 pub fn null_value(message: impl Into<String>) -> ! {
-    raise(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, message, None)
+    raise(
+        PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+        message,
+        None,
+    )
 }
 
 pub fn no_data(message: impl Into<String>, hint: Option<&str>) -> ! {

@@ -35,7 +35,11 @@ fn check_fraction(test_fraction: Option<f64>) -> f64 {
 
 fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
     let catalog = read_catalog(client);
-    let pos: HashMap<i64, usize> = catalog.iter().enumerate().map(|(i, s)| (s.shoe_id, i)).collect();
+    let pos: HashMap<i64, usize> = catalog
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.shoe_id, i))
+        .collect();
     let mut rows = Vec::new();
     let table = client
         .select(
@@ -47,7 +51,9 @@ fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
         .unwrap_or_else(|e| errors::spi("reading the evaluation split", e));
     for r in table {
         let shoe_id: i64 = r.get(2).ok().flatten().unwrap_or_default();
-        let Some(&shoe_pos) = pos.get(&shoe_id) else { continue };
+        let Some(&shoe_pos) = pos.get(&shoe_id) else {
+            continue;
+        };
         rows.push(SplitRow {
             user_id: r.get(1).ok().flatten().unwrap_or_default(),
             shoe_pos,
@@ -64,7 +70,11 @@ fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
             Some("Evaluation needs users with at least 2 interactions whose later ones include purchases or wishlist adds."),
         );
     }
-    let m = train_rows.iter().map(|t| t.0 as usize + 1).max().unwrap_or(0);
+    let m = train_rows
+        .iter()
+        .map(|t| t.0 as usize + 1)
+        .max()
+        .unwrap_or(0);
     let n = catalog.len();
     let mut triplets = Triplets::default();
     for (u, s, w) in train_rows {
@@ -99,12 +109,23 @@ fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
         popularity: &popularity,
     };
     check_for_interrupts!();
-    let rankings = offline::rank(&view, &users, k, guc::CF_WEIGHT.get(), guc::HISTORY_SHRINKAGE.get());
+    let rankings = offline::rank(
+        &view,
+        &users,
+        k,
+        guc::CF_WEIGHT.get(),
+        guc::HISTORY_SHRINKAGE.get(),
+    );
     let parameters = serde_json::json!({
         "factors": params.k, "oversampling": params.oversample, "power_iterations": params.power_iters,
         "seed": params.seed, "cf_weight": guc::CF_WEIGHT.get(), "history_shrinkage": guc::HISTORY_SHRINKAGE.get(),
     });
-    Evaluation { catalog, users, rankings, parameters }
+    Evaluation {
+        catalog,
+        users,
+        rankings,
+        parameters,
+    }
 }
 
 /// Offline metrics per method on a time split (see README, "Evaluation"); results are also
@@ -132,17 +153,33 @@ fn evaluate(
         let ev = run(client, k, test_fraction);
         let mut out = Vec::new();
         for (mi, method) in METHODS.iter().enumerate() {
-            let per_user = ev.users.relevant.iter().zip(&ev.rankings).map(|(rel, ranks)| {
-                let ranked: Vec<u64> = ranks[mi].iter().map(|&p| p as u64).collect();
-                let relevant: HashSet<u64> = rel.iter().map(|&p| p as u64).collect();
-                (ranked, relevant)
-            });
+            let per_user = ev
+                .users
+                .relevant
+                .iter()
+                .zip(&ev.rankings)
+                .map(|(rel, ranks)| {
+                    let ranked: Vec<u64> = ranks[mi].iter().map(|&p| p as u64).collect();
+                    let relevant: HashSet<u64> = rel.iter().map(|&p| p as u64).collect();
+                    (ranked, relevant)
+                });
             let r = metrics::evaluate(per_user, k);
             let coverage = metrics::catalogue_coverage(
-                ev.rankings.iter().flat_map(|ranks| ranks[mi].iter().map(|&p| p as u64)),
+                ev.rankings
+                    .iter()
+                    .flat_map(|ranks| ranks[mi].iter().map(|&p| p as u64)),
                 ev.catalog.len(),
             );
-            out.push((method.to_string(), r.precision, r.recall, r.ndcg, r.map, r.hit_rate, coverage, r.users as i32));
+            out.push((
+                method.to_string(),
+                r.precision,
+                r.recall,
+                r.ndcg,
+                r.map,
+                r.hit_rate,
+                coverage,
+                r.users as i32,
+            ));
         }
         let run_id: i64 = client
             .update("SELECT nextval('reco.evaluation_run_seq')", None, &[])
@@ -185,7 +222,15 @@ fn evaluate(
 fn evaluation_rankings(
     k: default!(Option<i32>, 10),
     test_fraction: default!(Option<f64>, 0.2),
-) -> TableIterator<'static, (name!(method, String), name!(user_id, i64), name!(rank, i32), name!(shoe_id, i64))> {
+) -> TableIterator<
+    'static,
+    (
+        name!(method, String),
+        name!(user_id, i64),
+        name!(rank, i32),
+        name!(shoe_id, i64),
+    ),
+> {
     let k = errors::check_k(k);
     let test_fraction = check_fraction(test_fraction);
     let rows = Spi::connect(|client| {
@@ -194,7 +239,12 @@ fn evaluation_rankings(
         for (mi, method) in METHODS.iter().enumerate() {
             for (uid, ranks) in ev.users.user_ids.iter().zip(&ev.rankings) {
                 for (r, &p) in ranks[mi].iter().enumerate() {
-                    out.push((format!("reco-{method}"), *uid, r as i32 + 1, ev.catalog[p].shoe_id));
+                    out.push((
+                        format!("reco-{method}"),
+                        *uid,
+                        r as i32 + 1,
+                        ev.catalog[p].shoe_id,
+                    ));
                 }
             }
         }

@@ -22,8 +22,16 @@ mod segments;
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/model.sql", name = "model", requires = ["schema"]);
 extension_sql_file!("../sql/load.sql", name = "load", requires = ["schema"]);
-extension_sql_file!("../sql/evaluate.sql", name = "evaluate", requires = ["schema", "model"]);
-extension_sql_file!("../sql/services.sql", name = "services", requires = ["schema", "model", similar]);
+extension_sql_file!(
+    "../sql/evaluate.sql",
+    name = "evaluate",
+    requires = ["schema", "model"]
+);
+extension_sql_file!(
+    "../sql/services.sql",
+    name = "services",
+    requires = ["schema", "model", similar]
+);
 
 #[allow(non_snake_case)]
 #[pg_guard]
@@ -44,6 +52,9 @@ pub mod pg_test {
     pub fn setup(_options: Vec<&str>) {}
 
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec!["shared_preload_libraries = 'pg_cron'", "cron.database_name = 'pgrx_tests'"]
+        vec![
+            "shared_preload_libraries = 'pg_cron'",
+            "cron.database_name = 'pgrx_tests'",
+        ]
     }
 }

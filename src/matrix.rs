@@ -46,7 +46,9 @@ pub fn csr_from_triplets(m: usize, n: usize, t: Triplets) -> CsMat<f32> {
         let row = &mut entries[indptr[i]..indptr[i + 1]];
         row.sort_unstable_by_key(|e| e.0);
         for &(c, v) in row.iter() {
-            if out_indices.len() > *out_indptr.last().unwrap() && *out_indices.last().unwrap() == c as usize {
+            if out_indices.len() > *out_indptr.last().unwrap()
+                && *out_indices.last().unwrap() == c as usize
+            {
                 *out_data.last_mut().unwrap() += v;
             } else {
                 out_indices.push(c as usize);
@@ -72,7 +74,11 @@ pub fn column_sums(a: &CsMat<f32>) -> Vec<f32> {
 
 /// Sums of the rows of `a` that belong to each group (`group_of_row[i]` = group of row i, or
 /// None): per-segment popularity for cold-start users.
-pub fn grouped_column_sums(a: &CsMat<f32>, group_of_row: &[Option<usize>], groups: usize) -> Vec<Vec<f32>> {
+pub fn grouped_column_sums(
+    a: &CsMat<f32>,
+    group_of_row: &[Option<usize>],
+    groups: usize,
+) -> Vec<Vec<f32>> {
     let mut sums = vec![vec![0f32; a.cols()]; groups];
     for (i, row) in a.outer_iterator().enumerate() {
         if let Some(g) = group_of_row[i] {

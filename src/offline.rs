@@ -29,7 +29,11 @@ pub struct ScoredUsers {
 /// Group rows (ordered by user) into train histories and relevant sets; also returns every
 /// train row as (user index among all users, shoe, weight) for building the train matrix.
 pub fn build(rows: Vec<SplitRow>) -> (ScoredUsers, Vec<(u32, u32, f32)>) {
-    let mut scored = ScoredUsers { user_ids: Vec::new(), train: Vec::new(), relevant: Vec::new() };
+    let mut scored = ScoredUsers {
+        user_ids: Vec::new(),
+        train: Vec::new(),
+        relevant: Vec::new(),
+    };
     let mut train_triplets = Vec::new();
     let mut user_index: u32 = 0;
     let mut i = 0;
@@ -67,15 +71,31 @@ pub const METHODS: [&str; 4] = ["hybrid", "cf", "content", "popularity"];
 
 /// Top-k shoe positions per scored user for each method (train shoes excluded), in parallel over
 /// users: pure computation on owned data.
-pub fn rank(view: &ModelView, users: &ScoredUsers, k: usize, cf_weight: f64, shrinkage: f64) -> Vec<[Vec<usize>; 4]> {
+pub fn rank(
+    view: &ModelView,
+    users: &ScoredUsers,
+    k: usize,
+    cf_weight: f64,
+    shrinkage: f64,
+) -> Vec<[Vec<usize>; 4]> {
     users
         .train
         .par_iter()
         .map(|history| {
             let s = user_scores(view, history, cf_weight, shrinkage);
             let seen: HashSet<usize> = history.iter().map(|&(p, _)| p).collect();
-            let top = |scores: &[f32]| top_k(scores, k, |i| seen.contains(&i)).into_iter().map(|(i, _)| i).collect();
-            [top(&s.hybrid), top(&s.cf), top(&s.content), top(view.popularity)]
+            let top = |scores: &[f32]| {
+                top_k(scores, k, |i| seen.contains(&i))
+                    .into_iter()
+                    .map(|(i, _)| i)
+                    .collect()
+            };
+            [
+                top(&s.hybrid),
+                top(&s.cf),
+                top(&s.content),
+                top(view.popularity),
+            ]
         })
         .collect()
 }
@@ -85,7 +105,13 @@ mod tests {
     use super::*;
 
     fn row(user_id: i64, shoe_pos: usize, relevant_action: bool, test: bool) -> SplitRow {
-        SplitRow { user_id, shoe_pos, weight: 1.0, relevant_action, test }
+        SplitRow {
+            user_id,
+            shoe_pos,
+            weight: 1.0,
+            relevant_action,
+            test,
+        }
     }
 
     #[test]
@@ -93,11 +119,11 @@ mod tests {
         let rows = vec![
             row(1, 0, false, false),
             row(1, 1, true, false),
-            row(1, 1, true, true), // seen in train: not relevant
+            row(1, 1, true, true),  // seen in train: not relevant
             row(1, 2, false, true), // a view: not relevant
             row(1, 3, true, true),
             row(2, 4, true, false), // no test part: not scored
-            row(3, 5, true, true), // no train part: not scored
+            row(3, 5, true, true),  // no train part: not scored
         ];
         let (scored, triplets) = build(rows);
         assert_eq!(scored.user_ids, vec![1]);

@@ -2,8 +2,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use pgrx::prelude::*;
 use pgrx::pg_sys::{PgBuiltInOids, PgOid};
+use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use reco_core::tfidf::ShoeText;
 use reco_core::topk::top_k;
@@ -11,7 +11,9 @@ use reco_core::topk::top_k;
 use crate::cache::{self, Cache};
 use crate::errors;
 use crate::guc;
-use crate::scoring::{cf_scores, content_scores, cosine, decayed, sparse_dot, user_scores, UserScores};
+use crate::scoring::{
+    cf_scores, content_scores, cosine, decayed, sparse_dot, user_scores, UserScores,
+};
 use crate::segments::{segment_keys, usage_audience};
 
 /// A segment needs this many users before its popularity is used for cold start (one user's
@@ -21,8 +23,6 @@ const MIN_SEGMENT_USERS: i32 = 2;
 /// How many of a user's history items (strongest action, then weight) are considered as the
 /// "similar to ..." of a reason.
 const REASON_CANDIDATES: usize = 50;
-
-
 
 /// What a user did with one shoe, summed over their interactions.
 struct HistoryItem {
@@ -61,10 +61,21 @@ struct Filters {
 impl Filters {
     fn admits(&self, shoe: &cache::ShoeRow) -> bool {
         shoe.active
-            && self.brand.as_ref().is_none_or(|b| shoe.brand.eq_ignore_ascii_case(b))
-            && self.shoe_type.as_ref().is_none_or(|t| shoe.shoe_type.eq_ignore_ascii_case(t))
-            && self.max_price.is_none_or(|m| shoe.price.is_some_and(|p| p <= m))
-            && self.allowed.as_ref().is_none_or(|a| a.contains(&shoe.shoe_id))
+            && self
+                .brand
+                .as_ref()
+                .is_none_or(|b| shoe.brand.eq_ignore_ascii_case(b))
+            && self
+                .shoe_type
+                .as_ref()
+                .is_none_or(|t| shoe.shoe_type.eq_ignore_ascii_case(t))
+            && self
+                .max_price
+                .is_none_or(|m| shoe.price.is_some_and(|p| p <= m))
+            && self
+                .allowed
+                .as_ref()
+                .is_none_or(|a| a.contains(&shoe.shoe_id))
             && !self.denied.contains(&shoe.shoe_id)
     }
 }
@@ -85,12 +96,12 @@ fn recommend(
 ) -> TableIterator<
     'static,
     (
-    name!(shoe_id, i64),
-    name!(score, f64),
-    name!(cf_score, f64),
-    name!(content_score, f64),
-    name!(reason, String),
-),
+        name!(shoe_id, i64),
+        name!(score, f64),
+        name!(cf_score, f64),
+        name!(content_score, f64),
+        name!(reason, String),
+    ),
 > {
     let k = errors::check_k(k);
     if let Some(m) = max_price {
@@ -103,7 +114,9 @@ fn recommend(
         shoe_type: shoe_type.map(str::to_string),
         max_price,
         allowed: allowed_ids.map(|a| a.into_iter().flatten().collect()),
-        denied: denied_ids.map(|a| a.into_iter().flatten().collect()).unwrap_or_default(),
+        denied: denied_ids
+            .map(|a| a.into_iter().flatten().collect())
+            .unwrap_or_default(),
     };
     let exclude_purchased = exclude_purchased.unwrap_or(true);
 
@@ -162,15 +175,23 @@ fn read_user(client: &SpiClient, cache: &Cache, user_id: i64) -> (Profile, Vec<H
                 usage: row.get(3).ok().flatten(),
             });
         }
-        let Some(shoe_id) = row.get::<i64>(4).ok().flatten() else { continue };
-        let Some(&pos) = cache.pos.get(&shoe_id) else { continue };
+        let Some(shoe_id) = row.get::<i64>(4).ok().flatten() else {
+            continue;
+        };
+        let Some(&pos) = cache.pos.get(&shoe_id) else {
+            continue;
+        };
         let action: String = row.get(5).ok().flatten().unwrap_or_default();
         // An action missing from action_weights (possible only if a weight row was deleted)
         // counts nothing.
         let weight: f64 = row.get(6).ok().flatten().unwrap_or(0.0);
         let at: f64 = row.get(7).ok().flatten().unwrap_or(0.0);
         let w = decayed(weight, at, cache.reference_epoch, cache.half_life_days) as f32;
-        let item = by_pos.entry(pos).or_insert(HistoryItem { pos, weight: 0.0, strongest: 0 });
+        let item = by_pos.entry(pos).or_insert(HistoryItem {
+            pos,
+            weight: 0.0,
+            strongest: 0,
+        });
         item.weight += w;
         item.strongest = item.strongest.max(action_rank(&action));
     }
@@ -179,17 +200,39 @@ fn read_user(client: &SpiClient, cache: &Cache, user_id: i64) -> (Profile, Vec<H
     (profile.expect("at least one row"), items)
 }
 
-fn popular(cache: &Cache, k: usize, filters: &Filters, reason: &str) -> Vec<(i64, f64, f64, f64, String)> {
+fn popular(
+    cache: &Cache,
+    k: usize,
+    filters: &Filters,
+    reason: &str,
+) -> Vec<(i64, f64, f64, f64, String)> {
     let top = top_k(&cache.popularity, k, |i| !filters.admits(&cache.shoes[i]));
     top.into_iter()
-        .map(|(i, s)| (cache.shoes[i].shoe_id, s as f64, 0.0, 0.0, reason.to_string()))
+        .map(|(i, s)| {
+            (
+                cache.shoes[i].shoe_id,
+                s as f64,
+                0.0,
+                0.0,
+                reason.to_string(),
+            )
+        })
         .collect()
 }
 
 /// A known user with no interactions: what their segment engages with, blended with content
 /// matching their primary usage.
-fn cold_start(cache: &Cache, k: usize, filters: &Filters, profile: &Profile) -> Vec<(i64, f64, f64, f64, String)> {
-    let keys = segment_keys(profile.age, profile.gender.as_deref(), profile.usage.as_deref());
+fn cold_start(
+    cache: &Cache,
+    k: usize,
+    filters: &Filters,
+    profile: &Profile,
+) -> Vec<(i64, f64, f64, f64, String)> {
+    let keys = segment_keys(
+        profile.age,
+        profile.gender.as_deref(),
+        profile.usage.as_deref(),
+    );
     let segment = keys
         .iter()
         .filter_map(|key| cache.segments.get(key))
@@ -233,7 +276,13 @@ fn cold_start(cache: &Cache, k: usize, filters: &Filters, profile: &Profile) -> 
             } else {
                 format!("a {} shoe, like you use them", cache.shoes[i].shoe_type)
             };
-            (cache.shoes[i].shoe_id, s as f64, 0.0, content[i] as f64, reason)
+            (
+                cache.shoes[i].shoe_id,
+                s as f64,
+                0.0,
+                content[i] as f64,
+                reason,
+            )
         })
         .collect()
 }
@@ -247,31 +296,56 @@ fn personal(
 ) -> Vec<(i64, f64, f64, f64, String)> {
     let view = cache.view();
     let weights: Vec<(usize, f32)> = history.iter().map(|h| (h.pos, h.weight)).collect();
-    let cf_weight = if cache.model_id.is_some() { guc::CF_WEIGHT.get() } else { 0.0 };
-    let UserScores { hybrid: score, cf, content } =
-        user_scores(&view, &weights, cf_weight, guc::HISTORY_SHRINKAGE.get());
+    let cf_weight = if cache.model_id.is_some() {
+        guc::CF_WEIGHT.get()
+    } else {
+        0.0
+    };
+    let UserScores {
+        hybrid: score,
+        cf,
+        content,
+    } = user_scores(&view, &weights, cf_weight, guc::HISTORY_SHRINKAGE.get());
     // Reasons are drawn from the user's strongest interactions only: a heavy user has hundreds,
     // and comparing each result with all of them made the reasons cost more than the ranking.
     let mut strongest: Vec<&HistoryItem> = history.iter().collect();
-    strongest.sort_by(|a, b| (b.strongest, b.weight).partial_cmp(&(a.strongest, a.weight)).unwrap_or(std::cmp::Ordering::Equal));
+    strongest.sort_by(|a, b| {
+        (b.strongest, b.weight)
+            .partial_cmp(&(a.strongest, a.weight))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     strongest.truncate(REASON_CANDIDATES);
     let rows: Vec<Vec<(usize, f32)>> = strongest.iter().map(|h| cache.content_row(h.pos)).collect();
-    let purchased: HashSet<usize> =
-        history.iter().filter(|h| h.strongest == 3).map(|h| h.pos).collect();
+    let purchased: HashSet<usize> = history
+        .iter()
+        .filter(|h| h.strongest == 3)
+        .map(|h| h.pos)
+        .collect();
     let top = top_k(&score, k, |i| {
         (exclude_purchased && purchased.contains(&i)) || !filters.admits(&cache.shoes[i])
     });
     top.into_iter()
         .map(|(i, s)| {
             let reason = explain(cache, i, &strongest, &rows);
-            (cache.shoes[i].shoe_id, s as f64, cf[i] as f64, content[i] as f64, reason)
+            (
+                cache.shoes[i].shoe_id,
+                s as f64,
+                cf[i] as f64,
+                content[i] as f64,
+                reason,
+            )
         })
         .collect()
 }
 
 /// "similar to <shoe> you bought": the history item that best explains recommending `target`,
 /// by content and factor similarity weighted by how strongly the user engaged with it.
-fn explain(cache: &Cache, target: usize, history: &[&HistoryItem], rows: &[Vec<(usize, f32)>]) -> String {
+fn explain(
+    cache: &Cache,
+    target: usize,
+    history: &[&HistoryItem],
+    rows: &[Vec<(usize, f32)>],
+) -> String {
     let target_row = cache.content_row(target);
     let best = history
         .iter()
@@ -306,12 +380,22 @@ fn explain(cache: &Cache, target: usize, history: &[&HistoryItem], rows: &[Vec<(
 /// Shoes like `shoe_id`: blend of TF-IDF cosine and cosine of CF factors (content only for a
 /// shoe the active model has not seen).
 #[pg_extern(parallel_unsafe)]
-fn similar(shoe_id: Option<i64>, k: default!(Option<i32>, 10)) -> TableIterator<
+fn similar(
+    shoe_id: Option<i64>,
+    k: default!(Option<i32>, 10),
+) -> TableIterator<
     'static,
-    (name!(shoe_id, i64), name!(score, f64), name!(content_score, f64), name!(cf_score, f64)),
+    (
+        name!(shoe_id, i64),
+        name!(score, f64),
+        name!(content_score, f64),
+        name!(cf_score, f64),
+    ),
 > {
     let k = errors::check_k(k);
-    let Some(shoe_id) = shoe_id else { errors::null_value("shoe_id must not be NULL") };
+    let Some(shoe_id) = shoe_id else {
+        errors::null_value("shoe_id must not be NULL")
+    };
     let rows = Spi::connect(|client| {
         let cache = cache::current(client);
         let Some(&s) = cache.pos.get(&shoe_id) else {
@@ -326,18 +410,33 @@ fn similar(shoe_id: Option<i64>, k: default!(Option<i32>, 10)) -> TableIterator<
 }
 
 /// Top-k shoes by similarity to catalogue position `s`: (position, score, content, cf).
-pub fn similar_to(cache: &Cache, s: usize, k: usize, skip: impl Fn(usize) -> bool) -> Vec<(usize, f64, f64, f64)> {
+pub fn similar_to(
+    cache: &Cache,
+    s: usize,
+    k: usize,
+    skip: impl Fn(usize) -> bool,
+) -> Vec<(usize, f64, f64, f64)> {
     let content = content_scores(&cache.content_by_term, &cache.content_row(s));
     let use_cf = cache.k > 0 && cache.in_model[s];
     let cf: Vec<f32> = if use_cf {
         // Cosines as one pass of dot products over the unit-length rows (zero rows stay zero).
         let k = cache.k;
-        cf_scores(&cache.unit_factors, k, &cache.unit_factors[s * k..(s + 1) * k])
+        cf_scores(
+            &cache.unit_factors,
+            k,
+            &cache.unit_factors[s * k..(s + 1) * k],
+        )
     } else {
         vec![0f32; cache.shoes.len()]
     };
-    let w = if use_cf { guc::SIMILAR_CF_WEIGHT.get() as f32 } else { 0.0 };
-    let score: Vec<f32> = (0..cache.shoes.len()).map(|i| w * cf[i] + (1.0 - w) * content[i]).collect();
+    let w = if use_cf {
+        guc::SIMILAR_CF_WEIGHT.get() as f32
+    } else {
+        0.0
+    };
+    let score: Vec<f32> = (0..cache.shoes.len())
+        .map(|i| w * cf[i] + (1.0 - w) * content[i])
+        .collect();
     top_k(&score, k, skip)
         .into_iter()
         .map(|(i, sc)| (i, sc as f64, content[i] as f64, cf[i] as f64))

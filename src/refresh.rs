@@ -29,24 +29,23 @@ const READ_INTERACTIONS_WITH_TIME: &str = "\
     SELECT i.user_id, i.shoe_id, w.weight::float8, extract(epoch FROM i.occurred_at)::float8 \
     FROM reco.interactions i JOIN reco.action_weights w ON w.action = i.action";
 
-
 /// Build a new model version from reco.interactions and reco.shoes and make it the active one
 /// when the calling transaction commits.
 #[pg_extern(volatile, parallel_unsafe)]
 fn refresh() -> TableIterator<
     'static,
     (
-    name!(model_id, i64),
-    name!(users, i32),
-    name!(shoes, i32),
-    name!(interactions, i64),
-    name!(factors, i32),
-    name!(energy, f64),
-    name!(read_seconds, f64),
-    name!(svd_seconds, f64),
-    name!(tfidf_seconds, f64),
-    name!(write_seconds, f64),
-),
+        name!(model_id, i64),
+        name!(users, i32),
+        name!(shoes, i32),
+        name!(interactions, i64),
+        name!(factors, i32),
+        name!(energy, f64),
+        name!(read_seconds, f64),
+        name!(svd_seconds, f64),
+        name!(tfidf_seconds, f64),
+        name!(write_seconds, f64),
+    ),
 > {
     let params = SvdParams {
         k: guc::FACTORS.get() as usize,
@@ -59,7 +58,11 @@ fn refresh() -> TableIterator<
     let row = Spi::connect_mut(|client| {
         // One refresh at a time; readers (ACCESS SHARE) are not blocked.
         client
-            .update("LOCK TABLE reco.models IN SHARE ROW EXCLUSIVE MODE", None, &[])
+            .update(
+                "LOCK TABLE reco.models IN SHARE ROW EXCLUSIVE MODE",
+                None,
+                &[],
+            )
             .unwrap_or_else(|e| errors::spi("locking reco.models", e));
 
         check_memory(client, &params);
@@ -73,8 +76,11 @@ fn refresh() -> TableIterator<
                 Some("Load the catalogue first (reco.load_csv or INSERT INTO reco.shoes); the previous model, if any, stays active."),
             );
         }
-        let shoe_pos: HashMap<i64, u32> =
-            catalog.iter().enumerate().map(|(i, s)| (s.shoe_id, i as u32)).collect();
+        let shoe_pos: HashMap<i64, u32> = catalog
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.shoe_id, i as u32))
+            .collect();
         let (user_ids, triplets, interaction_rows, reference_epoch) =
             read_interactions(client, &shoe_pos, half_life_days);
         if interaction_rows == 0 {
@@ -123,7 +129,11 @@ fn refresh() -> TableIterator<
             "action_weights": read_action_weights(client),
         });
         client
-            .update("UPDATE reco.models SET status = 'retired' WHERE status = 'active'", None, &[])
+            .update(
+                "UPDATE reco.models SET status = 'retired' WHERE status = 'active'",
+                None,
+                &[],
+            )
             .unwrap_or_else(|e| errors::spi("retiring the active model", e));
         let model_id: i64 = client
             .update(
@@ -144,10 +154,25 @@ fn refresh() -> TableIterator<
             .unwrap_or_else(|e| errors::spi("inserting the model row", e))
             .expect("INSERT ... RETURNING gives a row");
 
-        write_shoes(client, model_id, &catalog, &svd.shoe_factors, factors, &popularity, &tfidf_matrix);
+        write_shoes(
+            client,
+            model_id,
+            &catalog,
+            &svd.shoe_factors,
+            factors,
+            &popularity,
+            &tfidf_matrix,
+        );
         write_users(client, model_id, &user_ids, &svd.user_factors, factors);
         write_vocabulary(client, model_id, &vocab);
-        write_segments(client, model_id, &catalog, &segment_names, &segment_users, &segment_sums);
+        write_segments(
+            client,
+            model_id,
+            &catalog,
+            &segment_names,
+            &segment_users,
+            &segment_sums,
+        );
         client
             .update(
                 "DELETE FROM reco.models WHERE model_id IN \
@@ -191,7 +216,11 @@ fn check_memory(client: &SpiClient, params: &SvdParams) {
     // analyzed (reltuples < 0) is counted instead.
     let estimate = |table: &str, count_sql: &str| -> f64 {
         let reltuples = client
-            .select("SELECT reltuples::float8 FROM pg_catalog.pg_class WHERE oid = $1::regclass", None, &[table.into()])
+            .select(
+                "SELECT reltuples::float8 FROM pg_catalog.pg_class WHERE oid = $1::regclass",
+                None,
+                &[table.into()],
+            )
             .and_then(|t| t.first().get_one::<f64>())
             .unwrap_or_else(|e| errors::spi("estimating table sizes", e))
             .unwrap_or(-1.0);
@@ -204,7 +233,10 @@ fn check_memory(client: &SpiClient, params: &SvdParams) {
             .unwrap_or_else(|e| errors::spi("counting rows", e))
             .unwrap_or(0) as f64
     };
-    let nnz = estimate("reco.interactions", "SELECT count(*) FROM reco.interactions");
+    let nnz = estimate(
+        "reco.interactions",
+        "SELECT count(*) FROM reco.interactions",
+    );
     let users = estimate("reco.users", "SELECT count(*) FROM reco.users");
     let shoes = estimate("reco.shoes", "SELECT count(*) FROM reco.shoes");
     let bytes = estimate_refresh_bytes(nnz, users, shoes, params.k + params.oversample);
@@ -225,7 +257,9 @@ fn check_memory(client: &SpiClient, params: &SvdParams) {
 /// tall dense matrices of the SVD (a few m x l and n x l blocks of f32), id maps and catalogue text.
 pub fn estimate_refresh_bytes(nnz: f64, users: f64, shoes: f64, l: usize) -> f64 {
     let l = l as f64;
-    nnz * (12.0 + 8.0 + 24.0) + users * (4.0 * l * 4.0 + 48.0) + shoes * (4.0 * l * 4.0 + 1024.0)
+    nnz * (12.0 + 8.0 + 24.0)
+        + users * (4.0 * l * 4.0 + 48.0)
+        + shoes * (4.0 * l * 4.0 + 1024.0)
         + 64.0 * 1048576.0
 }
 
@@ -239,7 +273,11 @@ fn read_interactions(
     let decay = half_life_days > 0.0;
     let reference_epoch = if decay {
         client
-            .select("SELECT extract(epoch FROM max(occurred_at))::float8 FROM reco.interactions", None, &[])
+            .select(
+                "SELECT extract(epoch FROM max(occurred_at))::float8 FROM reco.interactions",
+                None,
+                &[],
+            )
             .and_then(|t| t.first().get_one::<f64>())
             .unwrap_or_else(|e| errors::spi("reading the newest interaction time", e))
             .unwrap_or(0.0)
@@ -247,7 +285,11 @@ fn read_interactions(
         0.0
     };
     let half_life_seconds = half_life_days * 86_400.0;
-    let query = if decay { READ_INTERACTIONS_WITH_TIME } else { READ_INTERACTIONS };
+    let query = if decay {
+        READ_INTERACTIONS_WITH_TIME
+    } else {
+        READ_INTERACTIONS
+    };
 
     let mut user_pos: HashMap<i64, u32> = HashMap::new();
     let mut user_ids: Vec<i64> = Vec::new();
@@ -260,7 +302,10 @@ fn read_interactions(
     let mut datums = [pg_sys::Datum::from(0usize); 4];
     let mut nulls = [false; 4];
     loop {
-        let fetched = cursor.fetch(FETCH_ROWS).unwrap_or_else(|e| errors::spi("reading interactions", e)).len();
+        let fetched = cursor
+            .fetch(FETCH_ROWS)
+            .unwrap_or_else(|e| errors::spi("reading interactions", e))
+            .len();
         if fetched == 0 {
             break;
         }
@@ -279,7 +324,9 @@ fn read_interactions(
                     let at = f64::from_bits(datums[3].value() as u64);
                     weight *= 0.5f64.powf((reference_epoch - at).max(0.0) / half_life_seconds);
                 }
-                let Some(&col) = shoe_pos.get(&shoe_id) else { continue };
+                let Some(&col) = shoe_pos.get(&shoe_id) else {
+                    continue;
+                };
                 let row = *user_pos.entry(user_id).or_insert_with(|| {
                     user_ids.push(user_id);
                     (user_ids.len() - 1) as u32
@@ -313,17 +360,24 @@ fn read_user_segments(client: &SpiClient, user_ids: &[i64]) -> Segments {
         &[],
     );
     loop {
-        let batch = cursor.fetch(FETCH_ROWS).unwrap_or_else(|e| errors::spi("reading users", e));
+        let batch = cursor
+            .fetch(FETCH_ROWS)
+            .unwrap_or_else(|e| errors::spi("reading users", e));
         if batch.is_empty() {
             break;
         }
         for tuple in batch {
             let user_id: i64 = tuple.get(1).ok().flatten().expect("user_id is NOT NULL");
-            let Some(&row) = row_of.get(&user_id) else { continue };
+            let Some(&row) = row_of.get(&user_id) else {
+                continue;
+            };
             let age: Option<i32> = tuple.get(2).ok().flatten();
             let gender: Option<String> = tuple.get(3).ok().flatten();
             let usage: Option<String> = tuple.get(4).ok().flatten();
-            if let Some(key) = segment_keys(age, gender.as_deref(), usage.as_deref()).into_iter().next() {
+            if let Some(key) = segment_keys(age, gender.as_deref(), usage.as_deref())
+                .into_iter()
+                .next()
+            {
                 let next = names.len();
                 let g = *index.entry(key.clone()).or_insert_with(|| {
                     names.push(key);
@@ -346,7 +400,11 @@ fn read_user_segments(client: &SpiClient, user_ids: &[i64]) -> Segments {
 fn read_action_weights(client: &SpiClient) -> serde_json::Value {
     let mut map = serde_json::Map::new();
     let table = client
-        .select("SELECT action, weight::float8 FROM reco.action_weights ORDER BY action", None, &[])
+        .select(
+            "SELECT action, weight::float8 FROM reco.action_weights ORDER BY action",
+            None,
+            &[],
+        )
         .unwrap_or_else(|e| errors::spi("reading action weights", e));
     for row in table {
         let action: String = row.get(1).ok().flatten().unwrap_or_default();
@@ -410,7 +468,13 @@ fn write_shoes(
     }
 }
 
-fn write_users(client: &mut SpiClient, model_id: i64, user_ids: &[i64], user_factors: &ndarray::Array2<f32>, k: usize) {
+fn write_users(
+    client: &mut SpiClient,
+    model_id: i64,
+    user_ids: &[i64],
+    user_factors: &ndarray::Array2<f32>,
+    k: usize,
+) {
     const SQL: &str = "\
         INSERT INTO reco.model_users (model_id, user_id, factors) \
         SELECT $1, u.user_id, $3[(u.ord - 1) * $4 + 1 : u.ord * $4] \
@@ -423,7 +487,11 @@ fn write_users(client: &mut SpiClient, model_id: i64, user_ids: &[i64], user_fac
             flat.extend(user_factors.row(i).iter().take(k));
         }
         client
-            .update(SQL, None, &[model_id.into(), ids.into(), flat.into(), (k as i32).into()])
+            .update(
+                SQL,
+                None,
+                &[model_id.into(), ids.into(), flat.into(), (k as i32).into()],
+            )
             .unwrap_or_else(|e| errors::spi("writing user factors", e));
         check_for_interrupts!();
     }
@@ -455,7 +523,9 @@ fn write_segments(
     let mut broad: HashMap<String, (i32, Vec<f32>)> = HashMap::new();
     for ((name, &u), s) in names.iter().zip(users).zip(sums) {
         let usage_key = name.split('/').next().unwrap_or(name).to_string();
-        let entry = broad.entry(usage_key).or_insert_with(|| (0, vec![0.0; s.len()]));
+        let entry = broad
+            .entry(usage_key)
+            .or_insert_with(|| (0, vec![0.0; s.len()]));
         entry.0 += u;
         for (acc, v) in entry.1.iter_mut().zip(s) {
             *acc += v;

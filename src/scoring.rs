@@ -38,7 +38,8 @@ pub fn cf_scores(factors: &[f32], k: usize, p: &[f32]) -> Vec<f32> {
     }
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
             // SAFETY: the CPU supports the features the function is compiled for.
             return unsafe { cf_scores_avx2(factors, k, p) };
         }
@@ -54,7 +55,10 @@ unsafe fn cf_scores_avx2(factors: &[f32], k: usize, p: &[f32]) -> Vec<f32> {
 
 #[inline(always)]
 fn cf_scores_lanes(factors: &[f32], k: usize, p: &[f32]) -> Vec<f32> {
-    factors.chunks_exact(k).map(|row| dot_lanes(row, p)).collect()
+    factors
+        .chunks_exact(k)
+        .map(|row| dot_lanes(row, p))
+        .collect()
 }
 
 #[inline(always)]
@@ -62,7 +66,10 @@ fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
     const LANES: usize = 8;
     let split = a.len().min(b.len()) / LANES * LANES;
     let mut acc = [0f32; LANES];
-    for (x, y) in a[..split].chunks_exact(LANES).zip(b[..split].chunks_exact(LANES)) {
+    for (x, y) in a[..split]
+        .chunks_exact(LANES)
+        .zip(b[..split].chunks_exact(LANES))
+    {
         for l in 0..LANES {
             acc[l] += x[l] * y[l];
         }
@@ -178,9 +185,18 @@ pub struct UserScores {
 
 /// Score every shoe for a user with `history` = (shoe position, summed weight), sorted by position.
 /// `cf_weight` is the CF share for a long history (0 disables CF, e.g. before the first refresh).
-pub fn user_scores(m: &ModelView, history: &[(usize, f32)], cf_weight: f64, shrinkage: f64) -> UserScores {
+pub fn user_scores(
+    m: &ModelView,
+    history: &[(usize, f32)],
+    cf_weight: f64,
+    shrinkage: f64,
+) -> UserScores {
     let n = m.popularity.len();
-    let in_model: Vec<(usize, f32)> = history.iter().copied().filter(|&(p, _)| m.in_model[p]).collect();
+    let in_model: Vec<(usize, f32)> = history
+        .iter()
+        .copied()
+        .filter(|&(p, _)| m.in_model[p])
+        .collect();
     let mut cf = if m.k > 0 && !in_model.is_empty() {
         let p = fold_in(m.factors, m.k, &in_model);
         cf_scores(m.factors, m.k, &p)
@@ -190,15 +206,35 @@ pub fn user_scores(m: &ModelView, history: &[(usize, f32)], cf_weight: f64, shri
     scale_by_max_abs(&mut cf);
     let rows: Vec<Vec<(usize, f32)>> = history
         .iter()
-        .map(|&(p, _)| m.content.outer_view(p).map(|r| r.iter().map(|(t, &w)| (t, w)).collect()).unwrap_or_default())
+        .map(|&(p, _)| {
+            m.content
+                .outer_view(p)
+                .map(|r| r.iter().map(|(t, &w)| (t, w)).collect())
+                .unwrap_or_default()
+        })
         .collect();
-    let parts: Vec<(&[(usize, f32)], f32)> = rows.iter().zip(history).map(|(r, &(_, w))| (r.as_slice(), w)).collect();
+    let parts: Vec<(&[(usize, f32)], f32)> = rows
+        .iter()
+        .zip(history)
+        .map(|(r, &(_, w))| (r.as_slice(), w))
+        .collect();
     let content = content_scores(m.content_by_term, &weighted_profile(&parts));
-    let a = if m.k > 0 { cf_blend_weight(cf_weight, shrinkage, history.len()) as f32 } else { 0.0 };
+    let a = if m.k > 0 {
+        cf_blend_weight(cf_weight, shrinkage, history.len()) as f32
+    } else {
+        0.0
+    };
     let hybrid = (0..n)
-        .map(|i| a * cf[i] + (1.0 - a) * (CONTENT_SHARE * content[i] + (1.0 - CONTENT_SHARE) * m.popularity[i]))
+        .map(|i| {
+            a * cf[i]
+                + (1.0 - a) * (CONTENT_SHARE * content[i] + (1.0 - CONTENT_SHARE) * m.popularity[i])
+        })
         .collect();
-    UserScores { hybrid, cf, content }
+    UserScores {
+        hybrid,
+        cf,
+        content,
+    }
 }
 
 #[cfg(test)]
@@ -208,7 +244,12 @@ mod tests {
     #[test]
     fn content_scores_match_dense_dot() {
         // rows: [1,0,0], [0.6,0.8,0], [0,0,1]
-        let m = CsMat::new((3, 3), vec![0, 1, 3, 4], vec![0, 0, 1, 2], vec![1.0, 0.6, 0.8, 1.0]);
+        let m = CsMat::new(
+            (3, 3),
+            vec![0, 1, 3, 4],
+            vec![0, 0, 1, 2],
+            vec![1.0, 0.6, 0.8, 1.0],
+        );
         let s = content_scores(&m.to_csc(), &[(0, 0.6), (1, 0.8)]);
         assert!((s[0] - 0.6).abs() < 1e-6);
         assert!((s[1] - 1.0).abs() < 1e-6);

@@ -46,9 +46,15 @@ mod tests {
     fn keys_most_specific_first() {
         assert_eq!(
             segment_keys(Some(30), Some("female"), Some("Running")),
-            vec!["usage=running/gender=female/age=25-34".to_string(), "usage=running".to_string()]
+            vec![
+                "usage=running/gender=female/age=25-34".to_string(),
+                "usage=running".to_string()
+            ]
         );
-        assert_eq!(segment_keys(None, Some("male"), Some("hiking")), vec!["usage=hiking".to_string()]);
+        assert_eq!(
+            segment_keys(None, Some("male"), Some("hiking")),
+            vec!["usage=hiking".to_string()]
+        );
         assert!(segment_keys(Some(30), Some("male"), None).is_empty());
         assert_eq!(age_band(Some(24)), Some("under-25"));
         assert_eq!(age_band(Some(50)), Some("50-plus"));

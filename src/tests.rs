@@ -23,7 +23,9 @@ fn install_try_sql() {
 }
 
 fn try_sql(q: &str) -> String {
-    Spi::get_one_with_args::<String>("SELECT pg_temp.try_sql($1)", &[q.into()]).unwrap().unwrap()
+    Spi::get_one_with_args::<String>("SELECT pg_temp.try_sql($1)", &[q.into()])
+        .unwrap()
+        .unwrap()
 }
 
 fn one_i64(q: &str) -> i64 {
@@ -81,7 +83,10 @@ fn schema_rejects_bad_rows() {
     install_try_sql();
     tiny_shop();
     assert!(try_sql("INSERT INTO reco.users (user_id, age) VALUES (100, 5)").starts_with("23514"));
-    assert!(try_sql("INSERT INTO reco.users (user_id, gender) VALUES (100, 'robot')").starts_with("23514"));
+    assert!(
+        try_sql("INSERT INTO reco.users (user_id, gender) VALUES (100, 'robot')")
+            .starts_with("23514")
+    );
     assert!(try_sql(
         "INSERT INTO reco.shoes (shoe_id, name, brand, type, lifespan_days) VALUES (100, 'x', 'b', 'casual', 0)"
     )
@@ -90,21 +95,36 @@ fn schema_rejects_bad_rows() {
         "INSERT INTO reco.shoes (shoe_id, name, brand, type, price, lifespan_days) VALUES (100, 'x', 'b', 'casual', -1, 10)"
     )
     .starts_with("23514"));
-    assert!(try_sql("INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (1, 10, 'like')")
-        .starts_with("23503"));
-    assert!(try_sql("INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (999, 10, 'view')")
-        .starts_with("23503"));
-    assert!(try_sql("INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (1, 999, 'view')")
-        .starts_with("23503"));
+    assert!(try_sql(
+        "INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (1, 10, 'like')"
+    )
+    .starts_with("23503"));
+    assert!(try_sql(
+        "INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (999, 10, 'view')"
+    )
+    .starts_with("23503"));
+    assert!(try_sql(
+        "INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (1, 999, 'view')"
+    )
+    .starts_with("23503"));
     assert!(try_sql("INSERT INTO reco.action_weights VALUES ('share', -1)").starts_with("23514"));
-    assert_eq!(try_sql("INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (1, 10, 'view')"), "ok");
+    assert_eq!(
+        try_sql("INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (1, 10, 'view')"),
+        "ok"
+    );
 }
 
 #[pg_test]
 fn schema_has_indexes_and_comments() {
-    for idx in ["interactions_user_time_idx", "interactions_shoe_idx", "interactions_purchase_date_idx"] {
+    for idx in [
+        "interactions_user_time_idx",
+        "interactions_shoe_idx",
+        "interactions_purchase_date_idx",
+    ] {
         assert_eq!(
-            one_i64(&format!("SELECT count(*) FROM pg_indexes WHERE schemaname = 'reco' AND indexname = '{idx}'")),
+            one_i64(&format!(
+                "SELECT count(*) FROM pg_indexes WHERE schemaname = 'reco' AND indexname = '{idx}'"
+            )),
             1,
             "{idx}"
         );
@@ -118,7 +138,10 @@ fn schema_has_indexes_and_comments() {
         ),
         0
     );
-    assert_eq!(one_f64("SELECT weight FROM reco.action_weights WHERE action = 'purchase'"), 5.0);
+    assert_eq!(
+        one_f64("SELECT weight FROM reco.action_weights WHERE action = 'purchase'"),
+        5.0
+    );
 }
 
 #[pg_test]
@@ -128,12 +151,17 @@ fn load_csv_loads_the_demo_shop() {
     assert_eq!(one_i64("SELECT count(*) FROM reco.shoes"), 300);
     assert!(one_i64("SELECT count(*) FROM reco.interactions") > 20_000);
     // The identity sequence was moved past the loaded ids.
-    Spi::run("INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (1, 1, 'view')").unwrap();
+    Spi::run("INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (1, 1, 'view')")
+        .unwrap();
 }
 
 /// Copy data/ to a temp dir with one line changed, and expect load_csv to name file and line.
 fn load_with_bad_line(file: &str, line: usize, replacement: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("reco_bad_{}_{}", file.replace('.', "_"), std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "reco_bad_{}_{}",
+        file.replace('.', "_"),
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     for f in ["users.csv", "shoes.csv", "interactions.csv"] {
         let text = std::fs::read_to_string(format!("{}/{f}", data_dir())).unwrap();
@@ -152,20 +180,48 @@ fn load_with_bad_line(file: &str, line: usize, replacement: &str) -> String {
 
 #[pg_test]
 fn load_csv_names_file_and_line_and_loads_nothing() {
-    let r = load_with_bad_line("interactions.csv", 5, "999999,999999,1,view,2025-01-01 00:00:00+00");
-    assert!(r.starts_with("23503") && r.contains("interactions.csv line 5"), "{r}");
-    let r = load_with_bad_line("interactions.csv", 7, "999998,1,999999,view,2025-01-01 00:00:00+00");
-    assert!(r.starts_with("23503") && r.contains("interactions.csv line 7"), "{r}");
-    let r = load_with_bad_line("interactions.csv", 3, "999997,1,1,like,2025-01-01 00:00:00+00");
-    assert!(r.starts_with("23503") && r.contains("interactions.csv line 3"), "{r}");
-    let r = load_with_bad_line("interactions.csv", 4, "999996,1,1,view,2025-13-45 99:00:00+00");
+    let r = load_with_bad_line(
+        "interactions.csv",
+        5,
+        "999999,999999,1,view,2025-01-01 00:00:00+00",
+    );
+    assert!(
+        r.starts_with("23503") && r.contains("interactions.csv line 5"),
+        "{r}"
+    );
+    let r = load_with_bad_line(
+        "interactions.csv",
+        7,
+        "999998,1,999999,view,2025-01-01 00:00:00+00",
+    );
+    assert!(
+        r.starts_with("23503") && r.contains("interactions.csv line 7"),
+        "{r}"
+    );
+    let r = load_with_bad_line(
+        "interactions.csv",
+        3,
+        "999997,1,1,like,2025-01-01 00:00:00+00",
+    );
+    assert!(
+        r.starts_with("23503") && r.contains("interactions.csv line 3"),
+        "{r}"
+    );
+    let r = load_with_bad_line(
+        "interactions.csv",
+        4,
+        "999996,1,1,view,2025-13-45 99:00:00+00",
+    );
     assert!(r.contains("interactions.csv line 4"), "{r}");
     let r = load_with_bad_line(
         "shoes.csv",
         6,
         "999,Bad Shoe,Brand,casual,leather,black,10.00,desc,care,0,t,2025-01-01 00:00:00+00",
     );
-    assert!(r.starts_with("23514") && r.contains("shoes.csv line 6"), "{r}");
+    assert!(
+        r.starts_with("23514") && r.contains("shoes.csv line 6"),
+        "{r}"
+    );
     // Nothing half-loaded.
     assert_eq!(one_i64("SELECT count(*) FROM reco.users"), 0);
     assert_eq!(one_i64("SELECT count(*) FROM reco.shoes"), 0);
@@ -182,7 +238,10 @@ fn refresh_builds_an_active_model() {
     tiny_shop();
     let factors = one_i64("SELECT factors::bigint FROM reco.refresh()");
     assert!(factors >= 1 && factors <= 5, "{factors}");
-    assert_eq!(one_i64("SELECT count(*) FROM reco.models WHERE status = 'active'"), 1);
+    assert_eq!(
+        one_i64("SELECT count(*) FROM reco.models WHERE status = 'active'"),
+        1
+    );
     assert_eq!(one_i64("SELECT count(*) FROM reco.model_shoes"), 6);
     assert_eq!(one_i64("SELECT count(*) FROM reco.model_users"), 5);
     assert!(one_i64("SELECT count(*) FROM reco.model_vocabulary") > 10);
@@ -193,7 +252,10 @@ fn refresh_builds_an_active_model() {
         Spi::run("SELECT reco.refresh()").unwrap();
     }
     assert_eq!(one_i64("SELECT count(*) FROM reco.models"), 3);
-    assert_eq!(one_i64("SELECT count(*) FROM reco.models WHERE status = 'active'"), 1);
+    assert_eq!(
+        one_i64("SELECT count(*) FROM reco.models WHERE status = 'active'"),
+        1
+    );
     assert_eq!(
         one_i64("SELECT max(model_id) FROM reco.models"),
         one_i64("SELECT model_id FROM reco.models WHERE status = 'active'")
@@ -209,8 +271,14 @@ fn refresh_without_interactions_keeps_the_previous_model() {
     let before = one_i64("SELECT model_id FROM reco.models WHERE status = 'active'");
     Spi::run("DELETE FROM reco.interactions").unwrap();
     let r = try_sql("SELECT reco.refresh()");
-    assert!(r.starts_with("P0002") && r.contains("reco.interactions is empty"), "{r}");
-    assert_eq!(one_i64("SELECT model_id FROM reco.models WHERE status = 'active'"), before);
+    assert!(
+        r.starts_with("P0002") && r.contains("reco.interactions is empty"),
+        "{r}"
+    );
+    assert_eq!(
+        one_i64("SELECT model_id FROM reco.models WHERE status = 'active'"),
+        before
+    );
 }
 
 #[pg_test]
@@ -219,9 +287,13 @@ fn refresh_refuses_above_the_memory_limit() {
     tiny_shop();
     Spi::run("SET LOCAL reco.refresh_memory_limit = '16MB'").unwrap();
     Spi::run("SET LOCAL reco.factors = 1000").unwrap();
-    Spi::run("UPDATE pg_class SET reltuples = 5e7 WHERE oid = 'reco.interactions'::regclass").unwrap();
+    Spi::run("UPDATE pg_class SET reltuples = 5e7 WHERE oid = 'reco.interactions'::regclass")
+        .unwrap();
     let r = try_sql("SELECT reco.refresh()");
-    assert!(r.starts_with("53200") && r.contains("reco.refresh_memory_limit"), "{r}");
+    assert!(
+        r.starts_with("53200") && r.contains("reco.refresh_memory_limit"),
+        "{r}"
+    );
     assert_eq!(one_i64("SELECT count(*) FROM reco.models"), 0);
 }
 
@@ -235,7 +307,10 @@ fn recommend_argument_errors() {
     assert!(try_sql("SELECT * FROM reco.recommend(1, 10001)").starts_with("22023"));
     assert!(try_sql("SELECT * FROM reco.recommend(1, NULL)").starts_with("22004"));
     let r = try_sql("SELECT * FROM reco.recommend(424242, 5)");
-    assert!(r.starts_with("P0002") && r.contains("user 424242 does not exist"), "{r}");
+    assert!(
+        r.starts_with("P0002") && r.contains("user 424242 does not exist"),
+        "{r}"
+    );
     assert!(try_sql("SELECT * FROM reco.recommend(1, 5, max_price => -1)").starts_with("22023"));
     assert!(try_sql("SELECT * FROM reco.similar(424242, 5)").starts_with("P0002"));
     assert!(try_sql("SELECT * FROM reco.similar(NULL, 5)").starts_with("22004"));
@@ -260,15 +335,24 @@ fn recommend_excludes_purchases_and_inactive_and_applies_filters() {
     Spi::run("SELECT reco.refresh()").unwrap();
     let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(1, 100)");
     assert!(!ids.contains(&10) && !ids.contains(&15));
-    assert_eq!(ids.len(), 4, "every active shoe but the bought one: {ids:?}");
-    let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(1, 100, exclude_purchased => false)");
+    assert_eq!(
+        ids.len(),
+        4,
+        "every active shoe but the bought one: {ids:?}"
+    );
+    let ids =
+        recommended_ids("SELECT shoe_id FROM reco.recommend(1, 100, exclude_purchased => false)");
     assert!(ids.contains(&10));
     let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(1, 2, brand => 'summit')");
     assert_eq!(ids.len(), 2);
     assert!(ids.iter().all(|i| *i == 12 || *i == 13));
-    let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(1, 10, shoe_type => 'hiking', max_price => 190)");
+    let ids = recommended_ids(
+        "SELECT shoe_id FROM reco.recommend(1, 10, shoe_type => 'hiking', max_price => 190)",
+    );
     assert_eq!(ids, vec![12]);
-    let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(1, 10, allowed_ids => ARRAY[12, 14, 10])");
+    let ids = recommended_ids(
+        "SELECT shoe_id FROM reco.recommend(1, 10, allowed_ids => ARRAY[12, 14, 10])",
+    );
     assert_eq!(ids.len(), 2);
     let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(1, 10, denied_ids => ARRAY[11])");
     assert!(!ids.contains(&11));
@@ -287,7 +371,8 @@ fn a_new_purchase_changes_the_next_call_without_refresh() {
     let after = recommended_ids("SELECT shoe_id FROM reco.recommend(5, 10)");
     assert!(!after.contains(&10), "{after:?}");
     assert_ne!(before, after);
-    let reason = one_text("SELECT reason FROM reco.recommend(5, 1, shoe_type => 'hiking')").unwrap();
+    let reason =
+        one_text("SELECT reason FROM reco.recommend(5, 1, shoe_type => 'hiking')").unwrap();
     assert!(reason.contains("on your wishlist"), "{reason}");
 }
 
@@ -318,7 +403,10 @@ fn cold_start_and_anonymous() {
     assert!(ids.iter().all(|i| *i == 12 || *i == 13), "{ids:?}");
     let anon = recommended_ids("SELECT shoe_id FROM reco.recommend(NULL, 10)");
     assert!(!anon.is_empty() && !anon.contains(&15));
-    assert_eq!(one_text("SELECT reason FROM reco.recommend(NULL, 1)").unwrap(), "popular in the shop");
+    assert_eq!(
+        one_text("SELECT reason FROM reco.recommend(NULL, 1)").unwrap(),
+        "popular in the shop"
+    );
     // A user with no profile and no history still gets k rows.
     assert_eq!(one_i64("SELECT count(*) FROM reco.recommend(6, 3)"), 3);
 }
@@ -330,7 +418,9 @@ fn similar_blends_content_and_cf() {
     let ids = recommended_ids("SELECT shoe_id FROM reco.similar(12, 10)");
     assert_eq!(ids[0], 13);
     assert!(!ids.contains(&12) && !ids.contains(&15));
-    let (content, cf) = Spi::get_two::<f64, f64>("SELECT content_score, cf_score FROM reco.similar(12, 1)").unwrap();
+    let (content, cf) =
+        Spi::get_two::<f64, f64>("SELECT content_score, cf_score FROM reco.similar(12, 1)")
+            .unwrap();
     assert!(content.unwrap() > 0.0 && cf.unwrap() != 0.0);
 }
 
@@ -374,7 +464,10 @@ fn planted_segments_get_shoes_of_their_type() {
     )
     .unwrap();
     let (hit, chance) = (hit.unwrap(), chance.unwrap());
-    assert!(hit > chance + 0.3, "match share {hit:.2} vs chance {chance:.2}");
+    assert!(
+        hit > chance + 0.3,
+        "match share {hit:.2} vs chance {chance:.2}"
+    );
 }
 
 // ---------------------------------------------------------------- concurrency and cancellation
@@ -398,7 +491,11 @@ fn scratch_database(db: &str) -> String {
         &[admin.as_str().into(), db.into()],
     )
     .unwrap();
-    Spi::run_with_args("SELECT dblink_exec($1, 'CREATE EXTENSION reco')", &[conn.as_str().into()]).unwrap();
+    Spi::run_with_args(
+        "SELECT dblink_exec($1, 'CREATE EXTENSION reco')",
+        &[conn.as_str().into()],
+    )
+    .unwrap();
     conn
 }
 
@@ -438,8 +535,16 @@ const SYNTHETIC_SHOP: &str = "
 fn a_second_session_sees_the_old_model_until_the_refresh_commits() {
     let db = "reco_test_concurrency";
     let conn = scratch_database(db);
-    Spi::run_with_args("SELECT dblink_connect('reader', $1)", &[conn.as_str().into()]).unwrap();
-    Spi::run_with_args("SELECT dblink_connect('writer', $1)", &[conn.as_str().into()]).unwrap();
+    Spi::run_with_args(
+        "SELECT dblink_connect('reader', $1)",
+        &[conn.as_str().into()],
+    )
+    .unwrap();
+    Spi::run_with_args(
+        "SELECT dblink_connect('writer', $1)",
+        &[conn.as_str().into()],
+    )
+    .unwrap();
     Spi::run_with_args("SELECT dblink_exec('reader', $1)", &[SYNTHETIC_SHOP.into()]).unwrap();
     let first = remote_i64("reader", "SELECT model_id FROM reco.refresh()");
 
@@ -447,11 +552,29 @@ fn a_second_session_sees_the_old_model_until_the_refresh_commits() {
     let second = remote_i64("writer", "SELECT model_id FROM reco.refresh()");
     assert!(second > first);
     // Not committed yet: the reader still serves the first model, and is not blocked.
-    assert_eq!(remote_i64("reader", "SELECT model_id FROM reco.models WHERE status = 'active'"), first);
-    assert_eq!(remote_i64("reader", "SELECT count(*) FROM reco.recommend(1, 5)"), 5);
+    assert_eq!(
+        remote_i64(
+            "reader",
+            "SELECT model_id FROM reco.models WHERE status = 'active'"
+        ),
+        first
+    );
+    assert_eq!(
+        remote_i64("reader", "SELECT count(*) FROM reco.recommend(1, 5)"),
+        5
+    );
     Spi::run("SELECT dblink_exec('writer', 'COMMIT')").unwrap();
-    assert_eq!(remote_i64("reader", "SELECT model_id FROM reco.models WHERE status = 'active'"), second);
-    assert_eq!(remote_i64("reader", "SELECT count(*) FROM reco.recommend(1, 5)"), 5);
+    assert_eq!(
+        remote_i64(
+            "reader",
+            "SELECT model_id FROM reco.models WHERE status = 'active'"
+        ),
+        second
+    );
+    assert_eq!(
+        remote_i64("reader", "SELECT count(*) FROM reco.recommend(1, 5)"),
+        5
+    );
 
     // A refresh stopped by statement_timeout leaves the active model and no partial rows.
     let models = remote_i64("reader", "SELECT count(*) FROM reco.models");
@@ -461,9 +584,21 @@ fn a_second_session_sees_the_old_model_until_the_refresh_commits() {
     install_try_sql();
     let r = try_sql("SELECT dblink_exec('writer', 'SELECT reco.refresh()')");
     assert!(r.starts_with("57014"), "{r}");
-    assert_eq!(remote_i64("reader", "SELECT model_id FROM reco.models WHERE status = 'active'"), second);
-    assert_eq!(remote_i64("reader", "SELECT count(*) FROM reco.models"), models);
-    assert_eq!(remote_i64("reader", "SELECT count(*) FROM reco.model_shoes"), shoe_rows);
+    assert_eq!(
+        remote_i64(
+            "reader",
+            "SELECT model_id FROM reco.models WHERE status = 'active'"
+        ),
+        second
+    );
+    assert_eq!(
+        remote_i64("reader", "SELECT count(*) FROM reco.models"),
+        models
+    );
+    assert_eq!(
+        remote_i64("reader", "SELECT count(*) FROM reco.model_shoes"),
+        shoe_rows
+    );
     drop_scratch_database(db);
 }
 
@@ -502,9 +637,15 @@ fn evaluate_scores_methods_without_touching_the_active_model() {
     let ndcg = |name: &str| metrics.iter().find(|m| m.0 == name).unwrap().3;
     assert!(ndcg("hybrid") > ndcg("popularity"), "{metrics:?}");
     // Same model as before, results stored once per method.
-    assert_eq!(one_i64("SELECT model_id FROM reco.models WHERE status = 'active'"), active);
+    assert_eq!(
+        one_i64("SELECT model_id FROM reco.models WHERE status = 'active'"),
+        active
+    );
     assert_eq!(one_i64("SELECT count(*) FROM reco.evaluations"), 4);
-    assert_eq!(one_i64("SELECT count(DISTINCT model_id) FROM reco.evaluations WHERE model_id IS NOT NULL"), 1);
+    assert_eq!(
+        one_i64("SELECT count(DISTINCT model_id) FROM reco.evaluations WHERE model_id IS NOT NULL"),
+        1
+    );
 
     // The rankings behind it, scored independently in SQL, give the same hit rate and precision.
     let (hit_rate, precision) = Spi::get_two::<f64, f64>(
@@ -520,8 +661,16 @@ fn evaluate_scores_methods_without_touching_the_active_model() {
          SELECT avg((hits > 0)::int)::float8, avg(hits / 10.0)::float8 FROM per_user",
     )
     .unwrap();
-    assert!((hit_rate.unwrap() - metrics[0].5).abs() < 1e-9, "{hit_rate:?} vs {:?}", metrics[0]);
-    assert!((precision.unwrap() - metrics[0].1).abs() < 1e-9, "{precision:?} vs {:?}", metrics[0]);
+    assert!(
+        (hit_rate.unwrap() - metrics[0].5).abs() < 1e-9,
+        "{hit_rate:?} vs {:?}",
+        metrics[0]
+    );
+    assert!(
+        (precision.unwrap() - metrics[0].1).abs() < 1e-9,
+        "{precision:?} vs {:?}",
+        metrics[0]
+    );
 
     install_try_sql();
     assert!(try_sql("SELECT * FROM reco.evaluate(10, 1.5)").starts_with("22023"));

@@ -66,7 +66,10 @@ fn due(as_of: &str) -> Vec<String> {
 
 /// due(as_of), only the rows of one user.
 fn due_user(as_of: &str, user_id: i64) -> Vec<String> {
-    due(as_of).into_iter().filter(|l| l.starts_with(&format!("{user_id} "))).collect()
+    due(as_of)
+        .into_iter()
+        .filter(|l| l.starts_with(&format!("{user_id} ")))
+        .collect()
 }
 
 /// (message, suggestions) of one row of due_services(as_of).
@@ -80,7 +83,11 @@ fn due_row(as_of: &str, user_id: i64, shoe_id: i64, service: &str) -> (String, O
                 &[as_of.into(), user_id.into(), shoe_id.into(), service.into()],
             )
             .unwrap();
-        assert_eq!(t.len(), 1, "one {service} row for user {user_id} shoe {shoe_id} on {as_of}");
+        assert_eq!(
+            t.len(),
+            1,
+            "one {service} row for user {user_id} shoe {shoe_id} on {as_of}"
+        );
         let r = t.first();
         let msg: String = r.get(1).unwrap().unwrap();
         let sug: Option<Vec<i64>> = r.get(2).unwrap();
@@ -122,19 +129,34 @@ fn services_care_thresholds() {
     with_formal.push("6 30 2026-01-05 care 2026-01-12");
     assert_eq!(due("2026-01-12"), lines(&with_formal));
     assert_eq!(due("2026-01-15"), lines(&with_formal));
-    assert_eq!(due("2026-01-16"), lines(&["6 30 2026-01-05 care 2026-01-12"]));
-    assert_eq!(due("2026-02-10"), lines(&["6 30 2026-01-05 care 2026-01-12"]));
+    assert_eq!(
+        due("2026-01-16"),
+        lines(&["6 30 2026-01-05 care 2026-01-12"])
+    );
+    assert_eq!(
+        due("2026-02-10"),
+        lines(&["6 30 2026-01-05 care 2026-01-12"])
+    );
     assert_eq!(due("2026-02-11"), Vec::<String>::new());
     // Hiking, built-ins: bought 2026-02-01 23:30 -05, i.e. on 2026-02-02 UTC; due 30 days later.
     assert_eq!(due("2026-03-03"), Vec::<String>::new());
-    assert_eq!(due("2026-03-04"), lines(&["5 20 2026-02-02 care 2026-03-04"]));
+    assert_eq!(
+        due("2026-03-04"),
+        lines(&["5 20 2026-02-02 care 2026-03-04"])
+    );
 
     // The message carries the care instructions, also for a shoe no longer sold.
     let (msg, sug) = due_row("2026-01-11", 1, 10, "care");
-    assert_eq!(msg, "Time to care for your Road A (bought on 2026-01-01): Rinse and air-dry.");
+    assert_eq!(
+        msg,
+        "Time to care for your Road A (bought on 2026-01-01): Rinse and air-dry."
+    );
     assert_eq!(sug, None);
     let (msg, _) = due_row("2026-01-11", 4, 13, "care");
-    assert_eq!(msg, "Time to care for your Road Old (bought on 2026-01-01): Brush off the mud.");
+    assert_eq!(
+        msg,
+        "Time to care for your Road Old (bought on 2026-01-01): Brush off the mud."
+    );
     let (msg, _) = due_row("2026-01-12", 6, 30, "care");
     assert_eq!(msg, "Time to care for your Oxford (bought on 2026-01-05): see the product page for care instructions.");
 }
@@ -144,7 +166,11 @@ fn services_mark_sent_stops_a_care_reminder_from_that_day() {
     services_shop();
     Spi::run("SELECT reco.mark_service_sent(5, 20, '2026-02-02', 'care', '2026-03-06')").unwrap();
     let hiking = lines(&["5 20 2026-02-02 care 2026-03-04"]);
-    assert_eq!(due("2026-03-04"), hiking, "replaying a day before sent_on still shows it");
+    assert_eq!(
+        due("2026-03-04"),
+        hiking,
+        "replaying a day before sent_on still shows it"
+    );
     assert_eq!(due("2026-03-05"), hiking);
     assert_eq!(due("2026-03-06"), Vec::<String>::new());
     assert_eq!(due("2026-03-20"), Vec::<String>::new());
@@ -184,7 +210,11 @@ fn services_replacement_thresholds() {
     // User 2 bought shoe 12 (running) on 2026-03-25: replaced from that day on.
     assert_eq!(
         due("2026-03-25"),
-        lines(&[p7, "1 10 2026-01-01 replacement 2026-03-22", "3 10 2026-01-01 replacement 2026-03-22"])
+        lines(&[
+            p7,
+            "1 10 2026-01-01 replacement 2026-03-22",
+            "3 10 2026-01-01 replacement 2026-03-22"
+        ])
     );
     // User 1 bought shoe 21 (hiking) on 2026-03-01: another type, no replacement of P1.
     assert_eq!(
@@ -214,14 +244,26 @@ fn services_replacement_thresholds() {
             "4 13 2026-01-01 replacement 2026-04-11",
         ])
     );
-    assert_eq!(due("2026-05-11"), lines(&["4 13 2026-01-01 replacement 2026-04-11"]));
-    assert_eq!(due("2026-05-30"), lines(&["4 13 2026-01-01 replacement 2026-04-11"]));
+    assert_eq!(
+        due("2026-05-11"),
+        lines(&["4 13 2026-01-01 replacement 2026-04-11"])
+    );
+    assert_eq!(
+        due("2026-05-30"),
+        lines(&["4 13 2026-01-01 replacement 2026-04-11"])
+    );
     assert_eq!(due("2026-05-31"), Vec::<String>::new());
     // P5 (shoe 11, lifespan 200, bought the same day as P4: not a replacement of it): end of
     // life 2026-07-20, due 2026-06-30.
     assert_eq!(due("2026-06-29"), Vec::<String>::new());
-    assert_eq!(due("2026-06-30"), lines(&["3 11 2026-01-01 replacement 2026-06-30"]));
-    assert_eq!(due("2026-08-18"), lines(&["3 11 2026-01-01 replacement 2026-06-30"]));
+    assert_eq!(
+        due("2026-06-30"),
+        lines(&["3 11 2026-01-01 replacement 2026-06-30"])
+    );
+    assert_eq!(
+        due("2026-08-18"),
+        lines(&["3 11 2026-01-01 replacement 2026-06-30"])
+    );
     assert_eq!(due("2026-08-19"), Vec::<String>::new());
     // Replay is deterministic: an earlier day still shows what a later purchase ended.
     assert_eq!(due("2026-03-24"), lines(&three));
@@ -258,7 +300,10 @@ fn services_mark_replacement_done() {
     );
     assert_eq!(
         due("2026-05-10"),
-        lines(&["3 10 2026-01-01 replacement 2026-03-22", "4 13 2026-01-01 replacement 2026-04-11"])
+        lines(&[
+            "3 10 2026-01-01 replacement 2026-03-22",
+            "4 13 2026-01-01 replacement 2026-04-11"
+        ])
     );
     // The application may also write the log itself, e.g. everything returned today.
     Spi::run(
@@ -313,28 +358,56 @@ fn services_settings_resolution() {
     // Hiking P7 (2026-02-02, lifespan 400): end of life 2027-03-09; built-in window 30 days
     // (due 2027-02-07), grace 365 days (lapses 2027-03-09 + 365 = 2028-03-08, a leap year).
     assert_eq!(due_user("2027-02-06", 5), Vec::<String>::new());
-    assert_eq!(due_user("2027-02-07", 5), lines(&["5 20 2026-02-02 replacement 2027-02-07"]));
-    assert_eq!(due_user("2028-03-07", 5), lines(&["5 20 2026-02-02 replacement 2027-02-07"]));
+    assert_eq!(
+        due_user("2027-02-07", 5),
+        lines(&["5 20 2026-02-02 replacement 2027-02-07"])
+    );
+    assert_eq!(
+        due_user("2028-03-07", 5),
+        lines(&["5 20 2026-02-02 replacement 2027-02-07"])
+    );
     assert_eq!(due_user("2028-03-08", 5), Vec::<String>::new());
     // A 'default' value applies to hiking (no hiking row) ...
     Spi::run("INSERT INTO reco.service_settings (shoe_type, replacement_window_days, suggestions) VALUES ('default', 10, 0)")
         .unwrap();
     assert_eq!(due_user("2027-02-07", 5), Vec::<String>::new());
-    assert_eq!(due_user("2027-02-27", 5), lines(&["5 20 2026-02-02 replacement 2027-02-27"]));
+    assert_eq!(
+        due_user("2027-02-27", 5),
+        lines(&["5 20 2026-02-02 replacement 2027-02-27"])
+    );
     let (_, sug) = due_row("2027-02-27", 5, 20, "replacement");
     assert_eq!(sug, Some(vec![]));
     // ... and a hiking row overrides it, column by column (NULL = inherit).
     Spi::run("INSERT INTO reco.service_settings (shoe_type, replacement_window_days, care_delay_days) VALUES ('hiking', 40, 1)")
         .unwrap();
     assert_eq!(due_user("2027-01-27", 5), Vec::<String>::new());
-    assert_eq!(due_user("2027-01-28", 5), lines(&["5 20 2026-02-02 replacement 2027-01-28"]));
-    assert_eq!(due_user("2026-02-03", 5), lines(&["5 20 2026-02-02 care 2026-02-03"]));
-    assert_eq!(due_user("2026-03-04", 5), lines(&["5 20 2026-02-02 care 2026-02-03"]), "built-in window: 30 days");
+    assert_eq!(
+        due_user("2027-01-28", 5),
+        lines(&["5 20 2026-02-02 replacement 2027-01-28"])
+    );
+    assert_eq!(
+        due_user("2026-02-03", 5),
+        lines(&["5 20 2026-02-02 care 2026-02-03"])
+    );
+    assert_eq!(
+        due_user("2026-03-04", 5),
+        lines(&["5 20 2026-02-02 care 2026-02-03"]),
+        "built-in window: 30 days"
+    );
     assert_eq!(due_user("2026-03-05", 5), Vec::<String>::new());
     // Bad values are refused.
-    assert!(try_sql("INSERT INTO reco.service_settings (shoe_type, care_window_days) VALUES ('casual', 0)").starts_with("23514"));
-    assert!(try_sql("INSERT INTO reco.service_settings (shoe_type, suggestions) VALUES ('casual', 101)").starts_with("23514"));
-    assert!(try_sql("INSERT INTO reco.service_settings (shoe_type, care_delay_days) VALUES ('casual', -1)").starts_with("23514"));
+    assert!(try_sql(
+        "INSERT INTO reco.service_settings (shoe_type, care_window_days) VALUES ('casual', 0)"
+    )
+    .starts_with("23514"));
+    assert!(try_sql(
+        "INSERT INTO reco.service_settings (shoe_type, suggestions) VALUES ('casual', 101)"
+    )
+    .starts_with("23514"));
+    assert!(try_sql(
+        "INSERT INTO reco.service_settings (shoe_type, care_delay_days) VALUES ('casual', -1)"
+    )
+    .starts_with("23514"));
 }
 
 // ---------------------------------------------------------------- errors and edge cases
@@ -344,10 +417,16 @@ fn services_argument_errors() {
     services_shop();
     install_try_sql();
     let r = try_sql("SELECT * FROM reco.due_services(NULL)");
-    assert!(r.starts_with("22004") && r.contains("as_of must not be NULL"), "{r}");
+    assert!(
+        r.starts_with("22004") && r.contains("as_of must not be NULL"),
+        "{r}"
+    );
     assert!(try_sql("SELECT * FROM reco.due_services('infinity')").starts_with("22023"));
     let r = try_sql("SELECT reco.mark_service_sent(1, 10, '2026-01-01', 'repair', '2026-02-01')");
-    assert!(r.starts_with("22023") && r.contains("unknown service \"repair\""), "{r}");
+    assert!(
+        r.starts_with("22023") && r.contains("unknown service \"repair\""),
+        "{r}"
+    );
     let r = try_sql("SELECT reco.mark_service_sent(1, 10, '2026-01-01', 'care', NULL)");
     assert!(r.starts_with("22004"), "{r}");
     let r = try_sql("SELECT reco.mark_service_sent(1, 10, NULL, 'care')");
@@ -356,12 +435,27 @@ fn services_argument_errors() {
     assert!(r.starts_with("22023"), "{r}");
     // No such purchase: wrong day, a view, someone else's shoe.
     let r = try_sql("SELECT reco.mark_service_sent(1, 10, '2026-01-02', 'care', '2026-02-01')");
-    assert!(r.starts_with("P0002") && r.contains("user 1 did not buy shoe 10 on 2026-01-02"), "{r}");
-    assert!(try_sql("SELECT reco.mark_service_sent(1, 10, '2025-12-30', 'care', '2026-02-01')").starts_with("P0002"));
-    assert!(try_sql("SELECT reco.mark_service_sent(1, 20, '2026-02-02', 'care', '2026-03-01')").starts_with("P0002"));
+    assert!(
+        r.starts_with("P0002") && r.contains("user 1 did not buy shoe 10 on 2026-01-02"),
+        "{r}"
+    );
+    assert!(
+        try_sql("SELECT reco.mark_service_sent(1, 10, '2025-12-30', 'care', '2026-02-01')")
+            .starts_with("P0002")
+    );
+    assert!(
+        try_sql("SELECT reco.mark_service_sent(1, 20, '2026-02-02', 'care', '2026-03-01')")
+            .starts_with("P0002")
+    );
     // User 5's purchase is on 2026-02-02 UTC, not on the local 2026-02-01.
-    assert!(try_sql("SELECT reco.mark_service_sent(5, 20, '2026-02-01', 'care', '2026-03-01')").starts_with("P0002"));
-    assert_eq!(try_sql("SELECT reco.mark_service_sent(5, 20, '2026-02-02', 'care', '2026-03-01')"), "ok");
+    assert!(
+        try_sql("SELECT reco.mark_service_sent(5, 20, '2026-02-01', 'care', '2026-03-01')")
+            .starts_with("P0002")
+    );
+    assert_eq!(
+        try_sql("SELECT reco.mark_service_sent(5, 20, '2026-02-02', 'care', '2026-03-01')"),
+        "ok"
+    );
     // The log itself refuses bad rows written by the application.
     assert!(try_sql(
         "INSERT INTO reco.services_sent VALUES (1, 10, '2026-01-01', 'repair', '2026-02-01')"
@@ -397,7 +491,13 @@ fn services_objects_are_documented_and_dumped() {
         "reco.schedule_refresh(text)",
         "reco.unschedule_refresh()",
     ] {
-        assert!(one_text(&format!("SELECT obj_description('{f}'::regprocedure, 'pg_proc')")).is_some(), "{f}");
+        assert!(
+            one_text(&format!(
+                "SELECT obj_description('{f}'::regprocedure, 'pg_proc')"
+            ))
+            .is_some(),
+            "{f}"
+        );
     }
     assert_eq!(
         one_i64(
@@ -406,10 +506,19 @@ fn services_objects_are_documented_and_dumped() {
         ),
         2
     );
-    assert_eq!(one_i64("SELECT count(*) FROM reco.service_settings"), 0, "ships empty: built-in defaults");
-    for idx in ["interactions_purchase_user_idx", "interactions_purchase_shoe_date_idx"] {
+    assert_eq!(
+        one_i64("SELECT count(*) FROM reco.service_settings"),
+        0,
+        "ships empty: built-in defaults"
+    );
+    for idx in [
+        "interactions_purchase_user_idx",
+        "interactions_purchase_shoe_date_idx",
+    ] {
         assert_eq!(
-            one_i64(&format!("SELECT count(*) FROM pg_indexes WHERE schemaname = 'reco' AND indexname = '{idx}'")),
+            one_i64(&format!(
+                "SELECT count(*) FROM pg_indexes WHERE schemaname = 'reco' AND indexname = '{idx}'"
+            )),
             1,
             "{idx}"
         );
@@ -430,7 +539,9 @@ fn try_sql_hint(q: &str) -> String {
          END $$",
     )
     .unwrap();
-    Spi::get_one_with_args::<String>("SELECT pg_temp.try_sql_hint($1)", &[q.into()]).unwrap().unwrap()
+    Spi::get_one_with_args::<String>("SELECT pg_temp.try_sql_hint($1)", &[q.into()])
+        .unwrap()
+        .unwrap()
 }
 
 #[pg_test]
@@ -440,8 +551,14 @@ fn schedule_refresh_without_the_pg_cron_extension_says_how_to_enable_it() {
         Spi::run("DROP EXTENSION pg_cron").unwrap();
     }
     let r = try_sql_hint("SELECT reco.schedule_refresh()");
-    assert!(r.starts_with("55000") && r.contains("pg_cron extension is not installed"), "{r}");
-    assert!(r.contains("CREATE EXTENSION pg_cron") && r.contains("cron.database_name"), "{r}");
+    assert!(
+        r.starts_with("55000") && r.contains("pg_cron extension is not installed"),
+        "{r}"
+    );
+    assert!(
+        r.contains("CREATE EXTENSION pg_cron") && r.contains("cron.database_name"),
+        "{r}"
+    );
     let r = try_sql_hint("SELECT reco.unschedule_refresh()");
     assert!(r.starts_with("55000"), "{r}");
     let r = try_sql_hint("SELECT reco.schedule_refresh(NULL)");
@@ -461,7 +578,8 @@ fn schedule_refresh_with_pg_cron() {
     // Scheduling again updates the same job.
     assert_eq!(one_i64("SELECT reco.schedule_refresh()"), job);
     assert_eq!(
-        one_text("SELECT string_agg(schedule, ',') FROM cron.job WHERE jobname = 'reco-refresh'").unwrap(),
+        one_text("SELECT string_agg(schedule, ',') FROM cron.job WHERE jobname = 'reco-refresh'")
+            .unwrap(),
         "0 3 * * *"
     );
     // Run the job's command as pg_cron would: a new active model appears.
@@ -474,9 +592,16 @@ fn schedule_refresh_with_pg_cron() {
         1
     );
     // Unschedule: gone; a second call has nothing to remove.
-    assert!(Spi::get_one::<bool>("SELECT reco.unschedule_refresh()").unwrap().unwrap());
-    assert_eq!(one_i64("SELECT count(*) FROM cron.job WHERE jobname = 'reco-refresh'"), 0);
-    assert!(!Spi::get_one::<bool>("SELECT reco.unschedule_refresh()").unwrap().unwrap());
+    assert!(Spi::get_one::<bool>("SELECT reco.unschedule_refresh()")
+        .unwrap()
+        .unwrap());
+    assert_eq!(
+        one_i64("SELECT count(*) FROM cron.job WHERE jobname = 'reco-refresh'"),
+        0
+    );
+    assert!(!Spi::get_one::<bool>("SELECT reco.unschedule_refresh()")
+        .unwrap()
+        .unwrap());
     // A bad schedule is pg_cron's error, and leaves no job.
     install_try_sql();
     assert_ne!(try_sql("SELECT reco.schedule_refresh('every day')"), "ok");
