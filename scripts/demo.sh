@@ -40,7 +40,8 @@ PSQL=(sudo -u postgres psql -X -h "$DEMO_DIR" -p "$PORT" -v ON_ERROR_STOP=1)
 "${PSQL[@]}" -d postgres -qc "CREATE DATABASE $DB"
 
 echo "== the demo session =="
-"${PSQL[@]}" -d "$DB" -e -v datadir="$DEMO_DIR/data" -f scripts/demo.sql
+# On stdin: psql runs as postgres, which may not be able to read this checkout.
+"${PSQL[@]}" -d "$DB" -e -v datadir="$DEMO_DIR/data" -f - < scripts/demo.sql
 
 cat <<EOM
 

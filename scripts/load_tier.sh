@@ -96,9 +96,9 @@ SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 1) AS dt, e
 SELECT setval(pg_get_serial_sequence('reco.interactions', 'interaction_id'),
               coalesce(max(interaction_id), 1), max(interaction_id) IS NOT NULL)
   FROM reco.interactions \gset
--- The replica role kept reco's catalogue-version trigger from firing: bump it by hand so
--- backends reload their cached catalogue.
-UPDATE reco.catalog_version SET version = version + 1;
+-- New catalogue version, so backends reload their cached catalogue (the trigger also fires under
+-- the replica role, ENABLE ALWAYS; this covers databases created before that).
+UPDATE reco.catalog_version SET version = nextval('reco.catalog_version_seq');
 ANALYZE reco.users, reco.shoes, reco.interactions;
 COMMIT;
 SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 1) AS dt \gset

@@ -6,8 +6,9 @@ set -euo pipefail
 
 PGRX_VERSION=0.18.0
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+# libssl-dev: cargo-pgrx 0.18's dependency tree builds openssl-sys. python3-venv: benchmarks.
 PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap
-          sudo clang libclang-dev pkg-config build-essential python3-venv)
+          sudo clang libclang-dev libssl-dev pkg-config build-essential python3-venv)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -17,8 +18,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # Debian starts a 'main' cluster on 5432 when postgresql-15 is first installed; we never use it,
-  # and policy-rc.d keeps the package from starting services during install.
+  # Installing postgresql-15 creates (and, where services run, starts) Debian's own '15/main'
+  # cluster on port 5432; reco never uses or touches it.
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "setup: Debian packages present"

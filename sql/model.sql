@@ -69,22 +69,30 @@ CREATE TABLE reco.model_segments (
 );
 COMMENT ON TABLE reco.model_segments IS 'Cold-start popularity: the most engaged-with shoes per user segment (usage=..., or usage/gender/age band), best first.';
 
--- Bumped by any change to reco.shoes, so a backend's cached catalogue knows when to reload.
--- A row (not a sequence) because it must be transactional: readers see the bump only with the change.
+-- Changed by any change to reco.shoes, so a backend's cached catalogue knows when to reload.
+-- A row, because it must be transactional (readers see the new value only with the change), set
+-- from a sequence, because a value must never come back: a transaction that rebuilt a backend's
+-- cache and then rolled back must not leave a key that a later, different catalogue also gets.
+CREATE SEQUENCE reco.catalog_version_seq;
 CREATE TABLE reco.catalog_version (
     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     version   bigint NOT NULL
 );
 INSERT INTO reco.catalog_version (singleton, version) VALUES (true, 0);
-COMMENT ON TABLE reco.catalog_version IS 'Internal: incremented by every statement that changes reco.shoes.';
+COMMENT ON TABLE reco.catalog_version IS 'Internal: set to a new value by every statement that changes reco.shoes.';
+COMMENT ON COLUMN reco.catalog_version.singleton IS 'Always true: the table has one row.';
+COMMENT ON COLUMN reco.catalog_version.version IS 'Catalogue version; never reused (from reco.catalog_version_seq).';
 
+-- SECURITY DEFINER: a role allowed to edit reco.shoes need not be granted this internal table.
 CREATE FUNCTION reco.bump_catalog_version() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    UPDATE reco.catalog_version SET version = version + 1;
+    UPDATE reco.catalog_version SET version = nextval('reco.catalog_version_seq');
     RETURN NULL;
 END
 $$;
 CREATE TRIGGER shoes_bump_catalog_version
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON reco.shoes
     FOR EACH STATEMENT EXECUTE FUNCTION reco.bump_catalog_version();
+-- Fire also under session_replication_role = replica (logical replication, bulk loads).
+ALTER TABLE reco.shoes ENABLE ALWAYS TRIGGER shoes_bump_catalog_version;

@@ -45,9 +45,12 @@ COMMENT ON COLUMN reco.shoes.created_at IS 'When the shoe entered the catalogue.
 
 CREATE TABLE reco.action_weights (
     action text PRIMARY KEY,
-    weight double precision NOT NULL CHECK (weight >= 0)
+    -- 'Infinity' and 'NaN' (which sorts above it) would silently zero the whole model.
+    weight double precision NOT NULL CHECK (weight >= 0 AND weight < 'Infinity')
 );
 COMMENT ON TABLE reco.action_weights IS 'How much each kind of interaction counts in the user x shoe matrix. Edit to tune; takes effect at the next refresh (and immediately for fold-in).';
+COMMENT ON COLUMN reco.action_weights.action IS 'An action name used in reco.interactions.action.';
+COMMENT ON COLUMN reco.action_weights.weight IS 'Its weight (finite, >= 0; 0 ignores the action).';
 INSERT INTO reco.action_weights (action, weight) VALUES
     ('view', 1), ('add_to_wishlist', 3), ('purchase', 5);
 -- Users may change the weights: keep their rows out of the extension's "unchanged" set so
@@ -59,7 +62,7 @@ CREATE TABLE reco.interactions (
     user_id        bigint NOT NULL REFERENCES reco.users (user_id) ON DELETE CASCADE,
     shoe_id        bigint NOT NULL REFERENCES reco.shoes (shoe_id) ON DELETE CASCADE,
     action         text NOT NULL REFERENCES reco.action_weights (action),
-    occurred_at    timestamptz NOT NULL DEFAULT now()
+    occurred_at    timestamptz NOT NULL DEFAULT now() CHECK (isfinite(occurred_at))
 );
 COMMENT ON TABLE reco.interactions IS 'Append-only log of what users did with shoes.';
 COMMENT ON COLUMN reco.interactions.interaction_id IS 'Surrogate key.';

@@ -73,6 +73,8 @@ pub fn read_catalog(client: &SpiClient) -> Vec<ShoeRow> {
 pub struct Cache {
     pub model_id: Option<i64>,
     pub catalog_version: i64,
+    /// Newest interaction id when there is no model (popularity is then read live), else None.
+    pub log_mark: Option<i64>,
     pub shoes: Vec<ShoeRow>,
     pub pos: HashMap<i64, usize>,
     /// Factors per shoe (k each); zeros for shoes the model has not seen.
@@ -149,23 +151,28 @@ pub fn prepared(
 pub fn current(client: &SpiClient) -> Rc<Cache> {
     let plan = prepared(
         client,
-        "SELECT (SELECT model_id FROM reco.models WHERE status = 'active'), \
-                (SELECT version FROM reco.catalog_version)",
+        // Before the first refresh, popularity comes from the live log: the newest interaction id
+        // is then part of the key too (a cheap backward scan of the primary key).
+        "SELECT m.model_id, (SELECT version FROM reco.catalog_version), \
+                CASE WHEN m.model_id IS NULL THEN (SELECT max(interaction_id) FROM reco.interactions) END \
+         FROM (SELECT (SELECT model_id FROM reco.models WHERE status = 'active') AS model_id) m",
         &[],
     );
-    let (model_id, version) = client
+    let (model_id, version, log_mark) = client
         .select(&*plan, None, &[])
-        .and_then(|t| t.first().get_two::<i64, i64>())
+        .and_then(|t| t.first().get_three::<i64, i64, i64>())
         .unwrap_or_else(|e| errors::spi("reading the active model", e));
     let version = version.unwrap_or(0);
     if let Some(c) = CACHE.with(|c| c.borrow().clone()) {
-        if c.model_id == model_id && c.catalog_version == version {
+        if c.model_id == model_id && c.catalog_version == version && c.log_mark == log_mark {
             return c;
         }
     }
     // Drop the old cache before building the new one so the two never coexist in memory.
     CACHE.with(|c| *c.borrow_mut() = None);
-    let built = Rc::new(build(client, model_id, version));
+    let mut built = build(client, model_id, version);
+    built.log_mark = log_mark;
+    let built = Rc::new(built);
     CACHE.with(|c| *c.borrow_mut() = Some(built.clone()));
     built
 }
@@ -214,6 +221,7 @@ fn build_without_model(client: &SpiClient, shoes: Vec<ShoeRow>, pos: HashMap<i64
     Cache {
         model_id: None,
         catalog_version: 0,
+        log_mark: None,
         content_by_term: content.to_csc(),
         content,
         vocab,
@@ -267,11 +275,9 @@ fn build_from_model(
     let mut factors = vec![0f32; n * k];
     let mut in_model = vec![false; n];
     let mut popularity = vec![0f32; n];
-    let mut rows: Vec<Vec<(usize, f32)>> = vec![Vec::new(); n];
     let table = client
         .select(
-            "SELECT shoe_id, factors, popularity, tfidf_terms, tfidf_weights \
-             FROM reco.model_shoes WHERE model_id = $1",
+            "SELECT shoe_id, factors, popularity FROM reco.model_shoes WHERE model_id = $1",
             None,
             &[model_id.into()],
         )
@@ -286,17 +292,11 @@ fn build_from_model(
         }
         in_model[p] = true;
         popularity[p] = row.get::<f32>(3).ok().flatten().unwrap_or(0.0);
-        let t: Vec<i32> = row.get(4).ok().flatten().unwrap_or_default();
-        let w: Vec<f32> = row.get(5).ok().flatten().unwrap_or_default();
-        rows[p] = t.into_iter().map(|t| t as usize).zip(w).collect();
     }
-    // Shoes added after the refresh: content vectors from the model's vocabulary, so they are
-    // reachable through content scores right away.
-    for (p, shoe) in shoes.iter().enumerate() {
-        if !in_model[p] {
-            rows[p] = vocab.transform(&shoe_text(shoe));
-        }
-    }
+    // Content vectors from the shoes' current text with the model's vocabulary and idf: the same
+    // as the stored model_shoes rows for unchanged shoes, and right away for shoes added or
+    // edited since the refresh.
+    let rows: Vec<Vec<(usize, f32)>> = shoes.iter().map(|shoe| vocab.transform(&shoe_text(shoe))).collect();
     let content = csr_from_rows(&rows, vocab.vocabulary.len());
     drop(rows);
     scale_to_unit_max(&mut popularity);
@@ -329,6 +329,7 @@ fn build_from_model(
     Cache {
         model_id: Some(model_id),
         catalog_version: 0,
+        log_mark: None,
         content_by_term: content.to_csc(),
         content,
         vocab,
