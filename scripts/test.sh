@@ -9,7 +9,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 # Both test runs are logged so a single summary line can close the output (cargo's own last
 # line is the empty doc-test run of the extension crate, "0 passed").
-LOG=$(mktemp /tmp/reco-test-log.XXXXXX)
+LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 
 echo "== unit tests: reco-core, reco-datagen (no Postgres) =="
