@@ -34,6 +34,11 @@ FROM due_services('2026-11-01') ORDER BY service, user_id LIMIT 6;
 SELECT mark_service_sent(d.user_id, d.shoe_id, d.purchased_on, d.service, '2026-11-01')
 FROM (SELECT * FROM due_services('2026-11-01') ORDER BY service, user_id LIMIT 1) d;
 SELECT count(*) AS due_after_marking_one FROM due_services('2026-11-01');
+-- A service stays due until it is sent: log the rest of the day's list, and the next day brings
+-- only what comes due then.
+INSERT INTO services_sent (user_id, shoe_id, purchased_on, service, sent_on)
+SELECT user_id, shoe_id, purchased_on, service, '2026-11-01' FROM due_services('2026-11-01');
+SELECT count(*) AS due_next_day FROM due_services('2026-11-02');
 -- Offline evaluation on a time split (the active model is not touched).
 SELECT method, round(precision_at_k::numeric, 4) AS p_at_10, round(recall_at_k::numeric, 4) AS r_at_10,
        round(ndcg_at_k::numeric, 4) AS ndcg_at_10, round(map_at_k::numeric, 4) AS map_at_10,

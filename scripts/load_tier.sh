@@ -13,7 +13,9 @@
 # REQUIRES A SUPERUSER: the load sets session_replication_role = replica, which skips the
 # foreign-key (RI) triggers -- and any other ordinary trigger -- on these tables during the
 # bulk load. That is safe because the generator guarantees referential integrity (every
-# interaction references an existing user, shoe and action). Secondary (non-constraint)
+# interaction references an existing user, shoe and action). reco's own ENABLE ALWAYS triggers
+# still fire: the catalogue version, and reco.service_periods, which the COPY of the
+# interactions builds for every buyer (on tier L about half of the interactions step). Secondary (non-constraint)
 # indexes of the three tables are dropped before the load and recreated afterwards, in the
 # same transaction, from their own definitions (pg_get_indexdef), so names and definitions stay
 # exactly as the schema made them. Then the interaction_id identity is moved past max(id) and

@@ -75,7 +75,8 @@ COMMENT ON COLUMN reco.interactions.occurred_at IS 'When it happened.';
 CREATE INDEX interactions_user_time_idx ON reco.interactions (user_id, occurred_at);
 -- similar()/popularity and ON DELETE CASCADE from shoes.
 CREATE INDEX interactions_shoe_idx ON reco.interactions (shoe_id);
--- due_services() finds purchases by (UTC) date without scanning the log.
+-- Finds the purchases of a (UTC) day without scanning the log (a day's sales; checking what
+-- due_services() derived from them).
 CREATE INDEX interactions_purchase_date_idx ON reco.interactions (((occurred_at AT TIME ZONE 'UTC')::date))
     WHERE action = 'purchase';
 

@@ -2,10 +2,10 @@
 // settings and pg_cron scheduling. Included into the `tests` module next to tests.rs, whose
 // helpers (install_try_sql, try_sql, one_i64, one_text, ...) they use.
 
-/// A hand-built shop for the services. Settings: running has its own row (care after 10 days
-/// for 5 days; replacement 20 days before end of life, 30 days of grace, 2 suggestions); formal
-/// has a row with care_delay_days = 7 only (the rest inherits); hiking uses the built-ins
-/// (care 30 + 30, replacement window 30, grace 365, 3 suggestions). No 'default' row.
+/// A hand-built shop for the services. Settings: running has its own row (care after 10 days;
+/// replacement 20 days before end of life, 2 suggestions); formal has a row with
+/// care_delay_days = 7 only (the rest inherits); hiking uses the built-ins (care after 30 days,
+/// replacement window 30, 3 suggestions). No 'default' row.
 ///
 /// Purchases (UTC days):
 ///   P1 u1 shoe 10 running  lifespan 100  2026-01-01
@@ -42,8 +42,8 @@ fn services_shop() {
             (6, 30, 'purchase', '2026-01-05 10:00+00'),
             (6, 30, 'purchase', '2026-01-05 11:00+00'),
             (1, 21, 'purchase', '2026-03-01 15:00+00');
-         INSERT INTO reco.service_settings (shoe_type, care_delay_days, care_window_days, replacement_window_days, replacement_grace_days, suggestions)
-            VALUES ('running', 10, 5, 20, 30, 2);
+         INSERT INTO reco.service_settings (shoe_type, care_delay_days, replacement_window_days, suggestions)
+            VALUES ('running', 10, 20, 2);
          INSERT INTO reco.service_settings (shoe_type, care_delay_days) VALUES ('formal', 7);",
     )
     .unwrap();
@@ -70,6 +70,45 @@ fn due_user(as_of: &str, user_id: i64) -> Vec<String> {
         .into_iter()
         .filter(|l| l.starts_with(&format!("{user_id} ")))
         .collect()
+}
+
+/// due(as_of), only the rows of one service.
+fn due_of(as_of: &str, service: &str) -> Vec<String> {
+    due(as_of)
+        .into_iter()
+        .filter(|l| l.contains(&format!(" {service} ")))
+        .collect()
+}
+
+/// due_of(as_of, service), only the rows of one user.
+fn due_user_of(as_of: &str, user_id: i64, service: &str) -> Vec<String> {
+    due_of(as_of, service)
+        .into_iter()
+        .filter(|l| l.starts_with(&format!("{user_id} ")))
+        .collect()
+}
+
+/// reco.service_periods as sorted lines "user shoe purchased_on service due_on closed_on".
+fn periods() -> Vec<String> {
+    Spi::connect(|c| {
+        c.select(
+            "SELECT format('%s %s %s %s %s %s', user_id, shoe_id, purchased_on, service, due_on,
+                           coalesce(closed_on::text, 'open'))
+             FROM reco.service_periods ORDER BY 1",
+            None,
+            &[],
+        )
+        .unwrap()
+        .map(|r| r.get::<String>(1).unwrap().unwrap())
+        .collect()
+    })
+}
+
+/// The triggers kept reco.service_periods equal to a rebuild from scratch.
+fn assert_periods_consistent(when: &str) {
+    let kept = periods();
+    Spi::run("SELECT reco.rebuild_service_periods()").unwrap();
+    assert_eq!(kept, periods(), "service periods after {when}");
 }
 
 /// (message, suggestions) of one row of due_services(as_of).
@@ -113,7 +152,7 @@ fn lines(rows: &[&str]) -> Vec<String> {
 #[pg_test]
 fn services_care_thresholds() {
     services_shop();
-    // Running: due 10 days after 2026-01-01, for 5 days (2026-01-11 .. 2026-01-15).
+    // Running: due 10 days after 2026-01-01.
     assert_eq!(due("2026-01-10"), Vec::<String>::new());
     let running = [
         "1 10 2026-01-01 care 2026-01-11",
@@ -123,27 +162,34 @@ fn services_care_thresholds() {
         "4 13 2026-01-01 care 2026-01-11",
     ];
     assert_eq!(due("2026-01-11"), lines(&running));
-    // Formal: 7 days after 2026-01-05 (two purchases that day = one service),
-    // built-in window of 30 days (2026-01-12 .. 2026-02-10).
+    // Formal: 7 days after 2026-01-05 (two purchases that day = one service).
     let mut with_formal = running.to_vec();
     with_formal.push("6 30 2026-01-05 care 2026-01-12");
     assert_eq!(due("2026-01-12"), lines(&with_formal));
-    assert_eq!(due("2026-01-15"), lines(&with_formal));
-    assert_eq!(
-        due("2026-01-16"),
-        lines(&["6 30 2026-01-05 care 2026-01-12"])
-    );
-    assert_eq!(
-        due("2026-02-10"),
-        lines(&["6 30 2026-01-05 care 2026-01-12"])
-    );
-    assert_eq!(due("2026-02-11"), Vec::<String>::new());
+    // Unsent, they stay due: a reminder is returned until it is sent.
+    assert_eq!(due("2026-03-03"), lines(&with_formal));
     // Hiking, built-ins: bought 2026-02-01 23:30 -05, i.e. on 2026-02-02 UTC; due 30 days later.
-    assert_eq!(due("2026-03-03"), Vec::<String>::new());
+    assert_eq!(due_user("2026-03-03", 5), Vec::<String>::new());
+    let mut with_hiking = with_formal.clone();
+    with_hiking.push("5 20 2026-02-02 care 2026-03-04");
+    assert_eq!(due("2026-03-04"), lines(&with_hiking));
+    // Two more purchases come due (P9 hiking on 2026-03-31, P3 running on 2026-04-04); the
+    // first replacements start on 2026-03-22.
     assert_eq!(
-        due("2026-03-04"),
-        lines(&["5 20 2026-02-02 care 2026-03-04"])
+        due_of("2026-04-04", "care"),
+        lines(&[
+            "1 10 2026-01-01 care 2026-01-11",
+            "2 10 2026-01-01 care 2026-01-11",
+            "3 10 2026-01-01 care 2026-01-11",
+            "3 11 2026-01-01 care 2026-01-11",
+            "4 13 2026-01-01 care 2026-01-11",
+            "6 30 2026-01-05 care 2026-01-12",
+            "5 20 2026-02-02 care 2026-03-04",
+            "1 21 2026-03-01 care 2026-03-31",
+            "2 12 2026-03-25 care 2026-04-04",
+        ])
     );
+    assert_eq!(due_of("2036-01-01", "care").len(), 9, "still due ten years on");
 
     // The message carries the care instructions, also for a shoe no longer sold.
     let (msg, sug) = due_row("2026-01-11", 1, 10, "care");
@@ -167,25 +213,35 @@ fn services_mark_sent_stops_a_care_reminder_from_that_day() {
     Spi::run("SELECT reco.mark_service_sent(5, 20, '2026-02-02', 'care', '2026-03-06')").unwrap();
     let hiking = lines(&["5 20 2026-02-02 care 2026-03-04"]);
     assert_eq!(
-        due("2026-03-04"),
+        due_user("2026-03-04", 5),
         hiking,
         "replaying a day before sent_on still shows it"
     );
-    assert_eq!(due("2026-03-05"), hiking);
-    assert_eq!(due("2026-03-06"), Vec::<String>::new());
-    assert_eq!(due("2026-03-20"), Vec::<String>::new());
+    assert_eq!(due_user("2026-03-05", 5), hiking);
+    assert_eq!(due_user("2026-03-06", 5), Vec::<String>::new());
+    assert_eq!(due_user_of("2030-01-01", 5, "care"), Vec::<String>::new());
     // Marking again later keeps the earliest day; marking earlier moves it.
     Spi::run("SELECT reco.mark_service_sent(5, 20, '2026-02-02', 'care', '2026-03-10')").unwrap();
-    assert_eq!(due("2026-03-06"), Vec::<String>::new());
+    assert_eq!(due_user("2026-03-06", 5), Vec::<String>::new());
     Spi::run("SELECT reco.mark_service_sent(5, 20, '2026-02-02', 'care', '2026-03-05')").unwrap();
-    assert_eq!(due("2026-03-05"), Vec::<String>::new());
-    assert_eq!(due("2026-03-04"), hiking);
+    assert_eq!(due_user("2026-03-05", 5), Vec::<String>::new());
+    assert_eq!(due_user("2026-03-04", 5), hiking);
     assert_eq!(
         one_text("SELECT sent_on::text FROM reco.services_sent WHERE user_id = 5").unwrap(),
         "2026-03-05"
     );
+    // Marked done before it was due: never returned.
+    Spi::run("SELECT reco.mark_service_sent(6, 30, '2026-01-05', 'care', '2026-01-06')").unwrap();
+    assert_eq!(due_user("2026-01-12", 6), Vec::<String>::new());
     // Sending care does not touch the replacement of the same purchase.
-    assert_eq!(one_i64("SELECT count(*) FROM reco.services_sent"), 1);
+    assert_eq!(
+        due_user("2027-02-07", 5),
+        lines(&["5 20 2026-02-02 replacement 2027-02-07"])
+    );
+    // Un-sending (the application deletes its log row) makes it due again.
+    Spi::run("DELETE FROM reco.services_sent WHERE user_id = 5").unwrap();
+    assert_eq!(due_user_of("2030-01-01", 5, "care"), hiking);
+    assert_periods_consistent("marking and un-marking");
 }
 
 // ---------------------------------------------------------------- replacement
@@ -193,80 +249,50 @@ fn services_mark_sent_stops_a_care_reminder_from_that_day() {
 #[pg_test]
 fn services_replacement_thresholds() {
     services_shop();
-    // P1, P2, P4: end of life 2026-01-01 + 100 = 2026-04-11, due 20 days before (2026-03-22),
-    // lapses 30 days after (2026-05-11). Care P7 runs 2026-03-04 .. 2026-04-02, P9 2026-03-31 ..
-    // 2026-04-29, P3 2026-04-04 .. 2026-04-08.
-    let p7 = "5 20 2026-02-02 care 2026-03-04";
-    assert_eq!(due("2026-03-21"), lines(&[p7]));
+    // P1, P2, P4: end of life 2026-01-01 + 100 = 2026-04-11, due 20 days before (2026-03-22).
+    assert_eq!(due_of("2026-03-21", "replacement"), Vec::<String>::new());
     let three = [
-        p7,
         "1 10 2026-01-01 replacement 2026-03-22",
         "2 10 2026-01-01 replacement 2026-03-22",
         "3 10 2026-01-01 replacement 2026-03-22",
     ];
-    assert_eq!(due("2026-03-22"), lines(&three));
+    assert_eq!(due_of("2026-03-22", "replacement"), lines(&three));
     // User 2 viewed and wishlisted shoe 11 (not purchases): still due.
-    assert_eq!(due("2026-03-24"), lines(&three));
+    assert_eq!(due_of("2026-03-24", "replacement"), lines(&three));
     // User 2 bought shoe 12 (running) on 2026-03-25: replaced from that day on.
-    assert_eq!(
-        due("2026-03-25"),
-        lines(&[
-            p7,
-            "1 10 2026-01-01 replacement 2026-03-22",
-            "3 10 2026-01-01 replacement 2026-03-22"
-        ])
-    );
+    let p1_p4 = [
+        "1 10 2026-01-01 replacement 2026-03-22",
+        "3 10 2026-01-01 replacement 2026-03-22",
+    ];
+    assert_eq!(due_of("2026-03-25", "replacement"), lines(&p1_p4));
     // User 1 bought shoe 21 (hiking) on 2026-03-01: another type, no replacement of P1.
-    assert_eq!(
-        due("2026-04-10"),
-        lines(&[
-            "1 10 2026-01-01 replacement 2026-03-22",
-            "3 10 2026-01-01 replacement 2026-03-22",
-            "1 21 2026-03-01 care 2026-03-31",
-        ])
-    );
+    assert_eq!(due_of("2026-04-10", "replacement"), lines(&p1_p4));
     // End of life of P1/P4 (2026-04-11); P6 (inactive shoe 13, lifespan 120) due 2026-04-11.
-    assert_eq!(
-        due("2026-04-11"),
-        lines(&[
-            "1 10 2026-01-01 replacement 2026-03-22",
-            "3 10 2026-01-01 replacement 2026-03-22",
-            "1 21 2026-03-01 care 2026-03-31",
-            "4 13 2026-01-01 replacement 2026-04-11",
-        ])
-    );
-    // Past end of life it stays due (grace 30 days: last day 2026-05-10).
-    assert_eq!(
-        due("2026-05-10"),
-        lines(&[
-            "1 10 2026-01-01 replacement 2026-03-22",
-            "3 10 2026-01-01 replacement 2026-03-22",
-            "4 13 2026-01-01 replacement 2026-04-11",
-        ])
-    );
-    assert_eq!(
-        due("2026-05-11"),
-        lines(&["4 13 2026-01-01 replacement 2026-04-11"])
-    );
-    assert_eq!(
-        due("2026-05-30"),
-        lines(&["4 13 2026-01-01 replacement 2026-04-11"])
-    );
-    assert_eq!(due("2026-05-31"), Vec::<String>::new());
+    let mut with_p6 = p1_p4.to_vec();
+    with_p6.push("4 13 2026-01-01 replacement 2026-04-11");
+    assert_eq!(due_of("2026-04-11", "replacement"), lines(&with_p6));
     // P5 (shoe 11, lifespan 200, bought the same day as P4: not a replacement of it): end of
     // life 2026-07-20, due 2026-06-30.
-    assert_eq!(due("2026-06-29"), Vec::<String>::new());
+    assert_eq!(due_of("2026-06-29", "replacement"), lines(&with_p6));
+    let mut with_p5 = with_p6.clone();
+    with_p5.push("3 11 2026-01-01 replacement 2026-06-30");
+    assert_eq!(due_of("2026-06-30", "replacement"), lines(&with_p5));
+    // Past end of life, an unsent, unreplaced replacement stays due, years on: all of them.
     assert_eq!(
-        due("2026-06-30"),
-        lines(&["3 11 2026-01-01 replacement 2026-06-30"])
+        due_of("2031-06-01", "replacement"),
+        lines(&[
+            "1 10 2026-01-01 replacement 2026-03-22",
+            "3 10 2026-01-01 replacement 2026-03-22",
+            "4 13 2026-01-01 replacement 2026-04-11",
+            "3 11 2026-01-01 replacement 2026-06-30",
+            "2 12 2026-03-25 replacement 2026-12-30",
+            "5 20 2026-02-02 replacement 2027-02-07",
+            "1 21 2026-03-01 replacement 2027-03-06",
+            "6 30 2026-01-05 replacement 2027-04-20",
+        ])
     );
-    assert_eq!(
-        due("2026-08-18"),
-        lines(&["3 11 2026-01-01 replacement 2026-06-30"])
-    );
-    assert_eq!(due("2026-08-19"), Vec::<String>::new());
     // Replay is deterministic: an earlier day still shows what a later purchase ended.
-    assert_eq!(due("2026-03-24"), lines(&three));
+    assert_eq!(due_of("2026-03-24", "replacement"), lines(&three));
 
     // Messages before and after end of life.
     let (msg, _) = due_row("2026-04-10", 1, 10, "replacement");
@@ -282,6 +308,98 @@ fn services_replacement_thresholds() {
 }
 
 #[pg_test]
+fn services_follow_later_writes_of_purchases_shoes_and_settings() {
+    services_shop();
+    assert_periods_consistent("loading the shop");
+    let p1 = "1 10 2026-01-01 replacement 2026-03-22".to_string();
+    // A later running purchase replaces P1 from its UTC day on; replaying earlier days still
+    // shows P1 due.
+    Spi::run("INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at) VALUES (1, 12, 'purchase', '2026-08-01 12:00+00')")
+        .unwrap();
+    assert!(due_of("2026-07-31", "replacement").contains(&p1));
+    assert!(!due_of("2026-08-01", "replacement").contains(&p1));
+    assert_eq!(
+        due_user_of("2026-08-11", 1, "care"),
+        lines(&[
+            "1 10 2026-01-01 care 2026-01-11",
+            "1 21 2026-03-01 care 2026-03-31",
+            "1 12 2026-08-01 care 2026-08-11",
+        ])
+    );
+    assert_periods_consistent("a purchase");
+    // Moved to another day: replaced from then on.
+    Spi::run("UPDATE reco.interactions SET occurred_at = '2026-09-01 08:00+00' WHERE user_id = 1 AND shoe_id = 12")
+        .unwrap();
+    assert!(due_of("2026-08-01", "replacement").contains(&p1));
+    assert!(!due_of("2026-09-01", "replacement").contains(&p1));
+    assert_periods_consistent("an updated purchase");
+    // Deleted: due again, forever.
+    Spi::run("DELETE FROM reco.interactions WHERE user_id = 1 AND shoe_id = 12").unwrap();
+    assert!(due_of("2030-01-01", "replacement").contains(&p1));
+    assert_periods_consistent("a deleted purchase");
+    // A view is not a purchase.
+    Spi::run("INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at) VALUES (1, 11, 'view', '2026-05-01')")
+        .unwrap();
+    assert!(due_of("2030-01-01", "replacement").contains(&p1));
+    // Shoe 21 (bought by user 1 on 2026-03-01) becomes a running shoe: it replaces P1 before P1
+    // was due, so P1's replacement is never due.
+    Spi::run("UPDATE reco.shoes SET type = 'running' WHERE shoe_id = 21").unwrap();
+    assert!(!due_of("2026-03-22", "replacement").contains(&p1));
+    assert!(!due_of("2030-01-01", "replacement").contains(&p1));
+    assert_periods_consistent("a changed type");
+    Spi::run("UPDATE reco.shoes SET type = 'hiking' WHERE shoe_id = 21").unwrap();
+    assert!(due_of("2026-03-22", "replacement").contains(&p1));
+    // A longer lifespan moves the due day: shoe 13 from 120 to 200 days (end of life
+    // 2026-07-20, due 20 days before).
+    Spi::run("UPDATE reco.shoes SET lifespan_days = 200 WHERE shoe_id = 13").unwrap();
+    assert_eq!(
+        due_user_of("2026-06-30", 4, "replacement"),
+        lines(&["4 13 2026-01-01 replacement 2026-06-30"])
+    );
+    assert_eq!(due_user_of("2026-06-29", 4, "replacement"), Vec::<String>::new());
+    // Deactivating a shoe changes nothing about the services of its owners.
+    let before = periods();
+    Spi::run("UPDATE reco.shoes SET active = false WHERE shoe_id = 10").unwrap();
+    assert_eq!(periods(), before);
+    // Settings apply to purchases made before them.
+    Spi::run("UPDATE reco.service_settings SET care_delay_days = 3 WHERE shoe_type = 'running'").unwrap();
+    assert_eq!(
+        due_user("2026-01-04", 1),
+        lines(&["1 10 2026-01-01 care 2026-01-04"])
+    );
+    Spi::run("DELETE FROM reco.service_settings").unwrap();
+    assert_eq!(due_user("2026-01-30", 1), Vec::<String>::new());
+    assert_eq!(
+        due_user("2026-01-31", 1),
+        lines(&["1 10 2026-01-01 care 2026-01-31"])
+    );
+    assert_periods_consistent("settings changes");
+    // One statement buying for 100 users at once.
+    Spi::run(
+        "INSERT INTO reco.users (user_id) SELECT g FROM generate_series(100, 199) g;
+         INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at)
+         SELECT g, 10 + g % 2, 'purchase', '2026-06-01 10:00+00'::timestamptz FROM generate_series(100, 199) g
+         UNION ALL SELECT 1, 11, 'purchase', '2026-06-01 10:00+00'",
+    )
+    .unwrap();
+    assert_eq!(
+        one_i64("SELECT count(*) FROM reco.service_periods WHERE user_id BETWEEN 100 AND 199"),
+        200
+    );
+    assert!(!due_of("2026-06-01", "replacement").contains(&p1));
+    assert_periods_consistent("a purchase by 101 users in one statement");
+    // Deleting a user or a shoe takes their services along; emptying the log empties them all.
+    Spi::run("DELETE FROM reco.users WHERE user_id = 3").unwrap();
+    assert_eq!(due_user("2030-01-01", 3), Vec::<String>::new());
+    Spi::run("DELETE FROM reco.shoes WHERE shoe_id = 30").unwrap();
+    assert_eq!(due_user("2030-01-01", 6), Vec::<String>::new());
+    assert_periods_consistent("deleting a user and a shoe");
+    Spi::run("TRUNCATE reco.interactions").unwrap();
+    assert_eq!(periods(), Vec::<String>::new());
+    assert_eq!(due("2030-01-01"), Vec::<String>::new());
+}
+
+#[pg_test]
 fn services_mark_replacement_done() {
     services_shop();
     Spi::run(
@@ -291,28 +409,45 @@ fn services_mark_replacement_done() {
     .unwrap();
     assert!(due("2026-04-19").contains(&"1 10 2026-01-01 replacement 2026-03-22".to_string()));
     assert_eq!(
-        due("2026-04-20"),
+        due_of("2026-04-20", "replacement"),
         lines(&[
             "3 10 2026-01-01 replacement 2026-03-22",
-            "1 21 2026-03-01 care 2026-03-31",
             "4 13 2026-01-01 replacement 2026-04-11",
         ])
     );
     assert_eq!(
-        due("2026-05-10"),
-        lines(&[
-            "3 10 2026-01-01 replacement 2026-03-22",
-            "4 13 2026-01-01 replacement 2026-04-11"
-        ])
+        due_of("2030-01-01", "replacement").len(),
+        7,
+        "the other replacements stay due"
     );
-    // The application may also write the log itself, e.g. everything returned today.
+    // The application may also write the log itself, e.g. everything returned today: 9 care
+    // reminders (every purchase) and 2 replacements.
+    assert_eq!(due_of("2026-05-10", "care").len(), 9);
+    assert_eq!(due_of("2026-05-10", "replacement").len(), 2);
     Spi::run(
         "INSERT INTO reco.services_sent (user_id, shoe_id, purchased_on, service, sent_on)
          SELECT user_id, shoe_id, purchased_on, service, '2026-05-10' FROM reco.due_services('2026-05-10')",
     )
     .unwrap();
     assert_eq!(due("2026-05-10"), Vec::<String>::new());
-    assert_eq!(due("2026-05-09").len(), 2);
+    assert_eq!(due("2026-05-09").len(), 11);
+    let logged = periods();
+    Spi::run("TRUNCATE reco.services_sent").unwrap();
+    assert_eq!(due("2026-05-10").len(), 12, "the 11 and user 1's replacement");
+    assert_periods_consistent("emptying the log");
+    Spi::run(
+        "INSERT INTO reco.services_sent (user_id, shoe_id, purchased_on, service, sent_on)
+         SELECT user_id, shoe_id, purchased_on, service, '2026-05-10' FROM reco.due_services('2026-05-10')",
+    )
+    .unwrap();
+    assert_eq!(due("2026-05-10"), Vec::<String>::new());
+    // From then on only what comes due later: P5's replacement on 2026-06-30.
+    assert_eq!(
+        due("2026-06-30"),
+        lines(&["3 11 2026-01-01 replacement 2026-06-30"])
+    );
+    assert_ne!(periods(), logged, "user 1's replacement is now closed on 2026-05-10");
+    assert_periods_consistent("a bulk insert into the log");
 }
 
 #[pg_test]
@@ -356,23 +491,23 @@ fn services_settings_resolution() {
     services_shop();
     install_try_sql();
     // Hiking P7 (2026-02-02, lifespan 400): end of life 2027-03-09; built-in window 30 days
-    // (due 2027-02-07), grace 365 days (lapses 2027-03-09 + 365 = 2028-03-08, a leap year).
-    assert_eq!(due_user("2027-02-06", 5), Vec::<String>::new());
+    // (due 2027-02-07); unsent and unreplaced, it stays due.
+    let rep = |as_of: &str| due_user_of(as_of, 5, "replacement");
+    assert_eq!(rep("2027-02-06"), Vec::<String>::new());
     assert_eq!(
-        due_user("2027-02-07", 5),
+        rep("2027-02-07"),
         lines(&["5 20 2026-02-02 replacement 2027-02-07"])
     );
     assert_eq!(
-        due_user("2028-03-07", 5),
+        rep("2029-03-08"),
         lines(&["5 20 2026-02-02 replacement 2027-02-07"])
     );
-    assert_eq!(due_user("2028-03-08", 5), Vec::<String>::new());
     // A 'default' value applies to hiking (no hiking row) ...
     Spi::run("INSERT INTO reco.service_settings (shoe_type, replacement_window_days, suggestions) VALUES ('default', 10, 0)")
         .unwrap();
-    assert_eq!(due_user("2027-02-07", 5), Vec::<String>::new());
+    assert_eq!(rep("2027-02-26"), Vec::<String>::new());
     assert_eq!(
-        due_user("2027-02-27", 5),
+        rep("2027-02-27"),
         lines(&["5 20 2026-02-02 replacement 2027-02-27"])
     );
     let (_, sug) = due_row("2027-02-27", 5, 20, "replacement");
@@ -380,24 +515,37 @@ fn services_settings_resolution() {
     // ... and a hiking row overrides it, column by column (NULL = inherit).
     Spi::run("INSERT INTO reco.service_settings (shoe_type, replacement_window_days, care_delay_days) VALUES ('hiking', 40, 1)")
         .unwrap();
-    assert_eq!(due_user("2027-01-27", 5), Vec::<String>::new());
+    assert_eq!(rep("2027-01-27"), Vec::<String>::new());
     assert_eq!(
-        due_user("2027-01-28", 5),
+        rep("2027-01-28"),
         lines(&["5 20 2026-02-02 replacement 2027-01-28"])
     );
+    let (_, sug) = due_row("2027-01-28", 5, 20, "replacement");
+    assert_eq!(sug, Some(vec![]), "suggestions inherited from 'default'");
+    assert_eq!(due_user("2026-02-02", 5), Vec::<String>::new());
     assert_eq!(
         due_user("2026-02-03", 5),
         lines(&["5 20 2026-02-02 care 2026-02-03"])
     );
+    // Running keeps its own row: care after 10 days.
     assert_eq!(
-        due_user("2026-03-04", 5),
-        lines(&["5 20 2026-02-02 care 2026-02-03"]),
-        "built-in window: 30 days"
+        due_user_of("2026-01-11", 1, "care"),
+        lines(&["1 10 2026-01-01 care 2026-01-11"])
     );
-    assert_eq!(due_user("2026-03-05", 5), Vec::<String>::new());
+    // Only suggestions changed: nothing to recompute, the periods stay as they are.
+    let before = periods();
+    Spi::run("UPDATE reco.service_settings SET suggestions = 1 WHERE shoe_type = 'default'").unwrap();
+    assert_eq!(periods(), before);
+    // Emptying the settings brings the built-ins back.
+    Spi::run("TRUNCATE reco.service_settings").unwrap();
+    assert_eq!(
+        rep("2027-02-07"),
+        lines(&["5 20 2026-02-02 replacement 2027-02-07"])
+    );
+    assert_periods_consistent("settings emptied");
     // Bad values are refused.
     assert!(try_sql(
-        "INSERT INTO reco.service_settings (shoe_type, care_window_days) VALUES ('casual', 0)"
+        "INSERT INTO reco.service_settings (shoe_type, replacement_window_days) VALUES ('casual', -1)"
     )
     .starts_with("23514"));
     assert!(try_sql(
@@ -468,7 +616,7 @@ fn services_argument_errors() {
 fn services_do_not_depend_on_now_or_timezone() {
     services_shop();
     let expected = due("2026-04-11");
-    assert_eq!(expected.len(), 4);
+    assert_eq!(expected.len(), 12, "9 care reminders and 3 replacements");
     Spi::run("SET LOCAL TimeZone = 'Pacific/Kiritimati'").unwrap();
     assert_eq!(due("2026-04-11"), expected);
     Spi::run("SET LOCAL TimeZone = 'America/Los_Angeles'").unwrap();
@@ -490,6 +638,7 @@ fn services_objects_are_documented_and_dumped() {
         "reco.mark_service_sent(bigint, bigint, date, text, date)",
         "reco.schedule_refresh(text)",
         "reco.unschedule_refresh()",
+        "reco.rebuild_service_periods(bigint[])",
     ] {
         assert!(
             one_text(&format!(
@@ -511,10 +660,7 @@ fn services_objects_are_documented_and_dumped() {
         0,
         "ships empty: built-in defaults"
     );
-    for idx in [
-        "interactions_purchase_user_idx",
-        "interactions_purchase_shoe_date_idx",
-    ] {
+    for idx in ["interactions_purchase_user_idx", "service_periods_due_idx"] {
         assert_eq!(
             one_i64(&format!(
                 "SELECT count(*) FROM pg_indexes WHERE schemaname = 'reco' AND indexname = '{idx}'"
@@ -523,6 +669,130 @@ fn services_objects_are_documented_and_dumped() {
             "{idx}"
         );
     }
+}
+
+#[pg_test]
+fn service_periods_are_derived_and_not_writable_by_public() {
+    assert!(!Spi::get_one::<bool>(
+        "SELECT has_function_privilege('public', 'reco.rebuild_service_periods(bigint[])', 'EXECUTE')"
+    )
+    .unwrap()
+    .unwrap());
+    assert_eq!(
+        one_i64(
+            "SELECT count(*) FROM pg_extension e, unnest(e.extconfig) c
+             WHERE e.extname = 'reco' AND c = 'reco.service_periods'::regclass"
+        ),
+        0,
+        "derived: not dumped, rebuilt by the triggers on restore"
+    );
+}
+
+/// Two sessions buying for the same user at once: the second rebuild waits for the first and
+/// then sees its rows, instead of failing on a duplicate key or losing the first purchase.
+#[pg_test]
+fn concurrent_purchases_of_one_user_keep_service_periods_right() {
+    let db = "reco_test_service_periods";
+    let conn = scratch_database(db);
+    for name in ["a", "b"] {
+        Spi::run_with_args(
+            "SELECT dblink_connect($1, $2)",
+            &[name.into(), conn.as_str().into()],
+        )
+        .unwrap();
+    }
+    Spi::run(
+        "SELECT dblink_exec('a', $$
+            INSERT INTO reco.users (user_id) VALUES (1);
+            INSERT INTO reco.shoes (shoe_id, name, brand, type, lifespan_days) VALUES
+                (10, 'A', 'X', 'running', 100), (11, 'B', 'X', 'running', 100), (12, 'C', 'X', 'running', 100);
+            INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at)
+                VALUES (1, 10, 'purchase', '2026-01-01 12:00+00')$$)",
+    )
+    .unwrap();
+    Spi::run("SELECT dblink_exec('a', 'BEGIN')").unwrap();
+    Spi::run(
+        "SELECT dblink_exec('a', $$INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at)
+                                   VALUES (1, 11, 'purchase', '2026-02-01 12:00+00')$$)",
+    )
+    .unwrap();
+    Spi::run(
+        "SELECT dblink_send_query('b', $$INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at)
+                                        VALUES (1, 12, 'purchase', '2026-03-01 12:00+00')$$)",
+    )
+    .unwrap();
+    Spi::run("SELECT pg_sleep(0.3)").unwrap();
+    assert_eq!(
+        one_i64("SELECT dblink_is_busy('b')::bigint"),
+        1,
+        "b waits for a"
+    );
+    Spi::run("SELECT dblink_exec('a', 'COMMIT')").unwrap();
+    // b finishes without an error (dblink_get_result raises it otherwise).
+    Spi::run("SELECT * FROM dblink_get_result('b') AS t(status text)").unwrap();
+    Spi::run("SELECT * FROM dblink_get_result('b') AS t(status text)").unwrap();
+    let rows = |sql: &str| -> Vec<String> {
+        Spi::connect(|c| {
+            c.select(
+                "SELECT v FROM dblink('a', $1) AS t(v text)",
+                None,
+                &[sql.into()],
+            )
+            .unwrap()
+            .map(|r| r.get::<String>(1).unwrap().unwrap())
+            .collect()
+        })
+    };
+    let q = "SELECT format('%s %s %s %s', shoe_id, service, due_on, coalesce(closed_on::text, 'open'))
+             FROM reco.service_periods ORDER BY 1";
+    let kept = rows(q);
+    assert_eq!(
+        kept,
+        lines(&[
+            "10 care 2026-01-31 open",
+            "10 replacement 2026-03-12 2026-03-12",
+            "11 care 2026-03-03 open",
+            "11 replacement 2026-04-12 2026-04-12",
+            "12 care 2026-03-31 open",
+            "12 replacement 2026-05-10 open",
+        ])
+    );
+    rows("SELECT reco.rebuild_service_periods()::text");
+    assert_eq!(rows(q), kept);
+
+    // Under REPEATABLE READ, b cannot see what a commits while it waits: it must fail with a
+    // serialization error rather than write periods without a's purchase.
+    Spi::run("SELECT dblink_exec('b', 'BEGIN ISOLATION LEVEL REPEATABLE READ')").unwrap();
+    // The first query of b takes its snapshot.
+    Spi::run("SELECT * FROM dblink('b', 'SELECT count(*) FROM reco.interactions') AS t(n bigint)")
+        .unwrap();
+    Spi::run("SELECT dblink_exec('a', 'BEGIN')").unwrap();
+    Spi::run(
+        "SELECT dblink_exec('a', $$INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at)
+                                   VALUES (1, 10, 'purchase', '2026-04-01 12:00+00')$$)",
+    )
+    .unwrap();
+    Spi::run(
+        "SELECT dblink_send_query('b', $$INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at)
+                                        VALUES (1, 11, 'purchase', '2026-05-01 12:00+00')$$)",
+    )
+    .unwrap();
+    Spi::run("SELECT pg_sleep(0.3)").unwrap();
+    assert_eq!(
+        one_i64("SELECT dblink_is_busy('b')::bigint"),
+        1,
+        "b waits for a"
+    );
+    Spi::run("SELECT dblink_exec('a', 'COMMIT')").unwrap();
+    Spi::run("SELECT * FROM dblink_get_result('b', false) AS t(status text)").unwrap();
+    let err = one_text("SELECT dblink_error_message('b')").unwrap();
+    assert!(err.contains("could not serialize access"), "{err}");
+    Spi::run("SELECT * FROM dblink_get_result('b', false) AS t(status text)").unwrap();
+    Spi::run("SELECT dblink_exec('b', 'ROLLBACK')").unwrap();
+    let kept = rows(q);
+    rows("SELECT reco.rebuild_service_periods()::text");
+    assert_eq!(rows(q), kept);
+    drop_scratch_database(db);
 }
 
 // ---------------------------------------------------------------- pg_cron
