@@ -439,17 +439,17 @@ BEGIN
         FROM (SELECT DISTINCT rd.user_id FROM rep_due rd WHERE rd.n > 0) u
         JOIN reco.interactions j ON j.user_id = u.user_id AND j.action = 'purchase' AND j.occurred_at < day_end
         GROUP BY u.user_id),
-    -- One similar() call per distinct shoe, deep enough that after removing the shoes of the
-    -- user who owns the most, n remain (similar() already leaves out the shoe and inactive ones).
+    -- similar()'s list for each distinct shoe, deep enough that after removing the shoes of the
+    -- user who owns the most, n remain (similar() already leaves out the shoe and inactive ones);
+    -- all lists in one call of reco.similar_lists, which computes them on all cores.
     pool AS (
-        SELECT p.shoe_id, array_agg(sim.shoe_id ORDER BY sim.ord) AS cands
-        FROM (SELECT rd.shoe_id, LEAST(max(rd.n + cardinality(o.shoes)), 10000) AS depth
-              FROM rep_due rd JOIN owned o ON o.user_id = rd.user_id
-              WHERE rd.n > 0
-              GROUP BY rd.shoe_id) p
-        CROSS JOIN LATERAL reco.similar(p.shoe_id, p.depth)
-            WITH ORDINALITY AS sim(shoe_id, score, content_score, cf_score, ord)
-        GROUP BY p.shoe_id)
+        SELECT l.shoe_id, l.similar_ids AS cands
+        FROM (SELECT array_agg(p.shoe_id) AS ids, array_agg(p.depth) AS ks
+              FROM (SELECT rd.shoe_id, LEAST(max(rd.n + cardinality(o.shoes)), 10000)::integer AS depth
+                    FROM rep_due rd JOIN owned o ON o.user_id = rd.user_id
+                    WHERE rd.n > 0
+                    GROUP BY rd.shoe_id) p) a
+        CROSS JOIN LATERAL reco.similar_lists(a.ids, a.ks) l)
     SELECT cd.user_id, cd.shoe_id, cd.purchased_on, 'care'::text, cd.due_on,
            format('Time to care for your %s (bought on %s): %s', cd.name, cd.purchased_on,
                   coalesce(nullif(btrim(cd.care_instructions), ''), 'see the product page for care instructions.')),

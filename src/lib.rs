@@ -30,7 +30,7 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/services.sql",
     name = "services",
-    requires = ["schema", "model", similar]
+    requires = ["schema", "model", similar, similar_lists]
 );
 
 #[allow(non_snake_case)]

@@ -409,11 +409,81 @@ fn similar(
     TableIterator::new(rows)
 }
 
+/// Internal, for due_services(): for each shoe_ids[i], the ids of what similar(shoe_ids[i],
+/// ks[i]) returns, best first, computed in one call on all cores (the lists are independent)
+/// instead of one similar() call per shoe.
+#[pg_extern(parallel_unsafe)]
+fn similar_lists(
+    shoe_ids: Vec<Option<i64>>,
+    ks: Vec<Option<i32>>,
+) -> TableIterator<'static, (name!(shoe_id, i64), name!(similar_ids, Vec<i64>))> {
+    use rayon::prelude::*;
+    if shoe_ids.len() != ks.len() {
+        errors::invalid_parameter(
+            format!(
+                "shoe_ids has {} elements but ks has {}",
+                shoe_ids.len(),
+                ks.len()
+            ),
+            Some("Pass one k per shoe."),
+        );
+    }
+    let rows = Spi::connect(|client| {
+        let cache = cache::current(client);
+        let mut todo = Vec::with_capacity(shoe_ids.len());
+        for (id, k) in shoe_ids.iter().zip(&ks) {
+            let Some(id) = *id else {
+                errors::null_value("shoe_ids must not contain NULL")
+            };
+            let k = errors::check_k(*k);
+            let Some(&s) = cache.pos.get(&id) else {
+                errors::no_data(format!("shoe {id} does not exist in reco.shoes"), None);
+            };
+            todo.push((id, s, k));
+        }
+        // GUCs are read here: worker threads never call into Postgres.
+        let w = guc::SIMILAR_CF_WEIGHT.get() as f32;
+        let cache: &Cache = &cache;
+        let mut out = Vec::with_capacity(todo.len());
+        // Chunks keep the backend responsive to cancellation between them.
+        for chunk in todo.chunks(256) {
+            let lists: Vec<(i64, Vec<i64>)> = chunk
+                .par_iter()
+                .map(|&(id, s, k)| {
+                    let top =
+                        similar_with_weight(cache, s, k, w, |i| i == s || !cache.shoes[i].active);
+                    (
+                        id,
+                        top.into_iter()
+                            .map(|(i, ..)| cache.shoes[i].shoe_id)
+                            .collect(),
+                    )
+                })
+                .collect();
+            out.extend(lists);
+            check_for_interrupts!();
+        }
+        out
+    });
+    TableIterator::new(rows)
+}
+
 /// Top-k shoes by similarity to catalogue position `s`: (position, score, content, cf).
 pub fn similar_to(
     cache: &Cache,
     s: usize,
     k: usize,
+    skip: impl Fn(usize) -> bool,
+) -> Vec<(usize, f64, f64, f64)> {
+    similar_with_weight(cache, s, k, guc::SIMILAR_CF_WEIGHT.get() as f32, skip)
+}
+
+/// similar_to with the CF weight (reco.similar_cf_weight) passed in: callable off the main thread.
+fn similar_with_weight(
+    cache: &Cache,
+    s: usize,
+    k: usize,
+    cf_weight: f32,
     skip: impl Fn(usize) -> bool,
 ) -> Vec<(usize, f64, f64, f64)> {
     let content = content_scores(&cache.content_by_term, &cache.content_row(s));
@@ -429,11 +499,7 @@ pub fn similar_to(
     } else {
         vec![0f32; cache.shoes.len()]
     };
-    let w = if use_cf {
-        guc::SIMILAR_CF_WEIGHT.get() as f32
-    } else {
-        0.0
-    };
+    let w = if use_cf { cf_weight } else { 0.0 };
     let score: Vec<f32> = (0..cache.shoes.len())
         .map(|i| w * cf[i] + (1.0 - w) * content[i])
         .collect();

@@ -487,6 +487,44 @@ fn services_replacement_suggestions() {
 }
 
 #[pg_test]
+fn similar_lists_are_similar_lists_in_one_call() {
+    services_shop();
+    install_try_sql();
+    let check = || {
+        let lists: Vec<(i64, Vec<i64>)> = Spi::connect(|c| {
+            c.select(
+                "SELECT shoe_id, similar_ids FROM reco.similar_lists(ARRAY[10, 13, 20, 30, 10], ARRAY[3, 2, 100, 1, 1])",
+                None,
+                &[],
+            )
+            .unwrap()
+            .map(|r| (r.get::<i64>(1).unwrap().unwrap(), r.get::<Vec<i64>>(2).unwrap().unwrap()))
+            .collect()
+        });
+        let want: Vec<(i64, Vec<i64>)> = [(10, 3), (13, 2), (20, 100), (30, 1), (10, 1)]
+            .iter()
+            .map(|&(id, k)| {
+                (id, recommended_ids(&format!("SELECT shoe_id FROM reco.similar({id}, {k})")))
+            })
+            .collect();
+        assert_eq!(lists, want);
+        assert_eq!(lists[2].1.len(), 5, "every other active shoe");
+    };
+    check();
+    Spi::run("SELECT reco.refresh()").unwrap();
+    check();
+    assert_eq!(
+        one_i64("SELECT count(*) FROM reco.similar_lists('{}', '{}')"),
+        0
+    );
+    let r = try_sql("SELECT * FROM reco.similar_lists(ARRAY[10, 11], ARRAY[3])");
+    assert!(r.starts_with("22023") && r.contains("shoe_ids has 2 elements but ks has 1"), "{r}");
+    assert!(try_sql("SELECT * FROM reco.similar_lists(ARRAY[10, NULL], ARRAY[3, 3])").starts_with("22004"));
+    assert!(try_sql("SELECT * FROM reco.similar_lists(ARRAY[10, 99], ARRAY[3, 3])").starts_with("P0002"));
+    assert!(try_sql("SELECT * FROM reco.similar_lists(ARRAY[10], ARRAY[0])").starts_with("22023"));
+}
+
+#[pg_test]
 fn services_settings_resolution() {
     services_shop();
     install_try_sql();
@@ -688,6 +726,28 @@ fn service_periods_are_derived_and_not_writable_by_public() {
     );
 }
 
+/// Over dblink connections 'a' and 'b': a opens a transaction and buys shoe `in_a` for user 1,
+/// b (already in whatever transaction state it is in) sends its purchase of `in_b`, which must
+/// wait for a; then a commits. b's result is left for the caller to collect.
+fn race_two_purchases(in_a: (i64, &str), in_b: (i64, &str)) {
+    let buy = |(shoe, day): (i64, &str)| {
+        format!(
+            "INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at) \
+             VALUES (1, {shoe}, 'purchase', '{day} 12:00+00')"
+        )
+    };
+    Spi::run("SELECT dblink_exec('a', 'BEGIN')").unwrap();
+    Spi::run_with_args("SELECT dblink_exec('a', $1)", &[buy(in_a).into()]).unwrap();
+    Spi::run_with_args("SELECT dblink_send_query('b', $1)", &[buy(in_b).into()]).unwrap();
+    Spi::run("SELECT pg_sleep(0.3)").unwrap();
+    assert_eq!(
+        one_i64("SELECT dblink_is_busy('b')::bigint"),
+        1,
+        "b waits for a"
+    );
+    Spi::run("SELECT dblink_exec('a', 'COMMIT')").unwrap();
+}
+
 /// Two sessions buying for the same user at once: the second rebuild waits for the first and
 /// then sees its rows, instead of failing on a duplicate key or losing the first purchase.
 #[pg_test]
@@ -710,24 +770,7 @@ fn concurrent_purchases_of_one_user_keep_service_periods_right() {
                 VALUES (1, 10, 'purchase', '2026-01-01 12:00+00')$$)",
     )
     .unwrap();
-    Spi::run("SELECT dblink_exec('a', 'BEGIN')").unwrap();
-    Spi::run(
-        "SELECT dblink_exec('a', $$INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at)
-                                   VALUES (1, 11, 'purchase', '2026-02-01 12:00+00')$$)",
-    )
-    .unwrap();
-    Spi::run(
-        "SELECT dblink_send_query('b', $$INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at)
-                                        VALUES (1, 12, 'purchase', '2026-03-01 12:00+00')$$)",
-    )
-    .unwrap();
-    Spi::run("SELECT pg_sleep(0.3)").unwrap();
-    assert_eq!(
-        one_i64("SELECT dblink_is_busy('b')::bigint"),
-        1,
-        "b waits for a"
-    );
-    Spi::run("SELECT dblink_exec('a', 'COMMIT')").unwrap();
+    race_two_purchases((11, "2026-02-01"), (12, "2026-03-01"));
     // b finishes without an error (dblink_get_result raises it otherwise).
     Spi::run("SELECT * FROM dblink_get_result('b') AS t(status text)").unwrap();
     Spi::run("SELECT * FROM dblink_get_result('b') AS t(status text)").unwrap();
@@ -766,24 +809,7 @@ fn concurrent_purchases_of_one_user_keep_service_periods_right() {
     // The first query of b takes its snapshot.
     Spi::run("SELECT * FROM dblink('b', 'SELECT count(*) FROM reco.interactions') AS t(n bigint)")
         .unwrap();
-    Spi::run("SELECT dblink_exec('a', 'BEGIN')").unwrap();
-    Spi::run(
-        "SELECT dblink_exec('a', $$INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at)
-                                   VALUES (1, 10, 'purchase', '2026-04-01 12:00+00')$$)",
-    )
-    .unwrap();
-    Spi::run(
-        "SELECT dblink_send_query('b', $$INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at)
-                                        VALUES (1, 11, 'purchase', '2026-05-01 12:00+00')$$)",
-    )
-    .unwrap();
-    Spi::run("SELECT pg_sleep(0.3)").unwrap();
-    assert_eq!(
-        one_i64("SELECT dblink_is_busy('b')::bigint"),
-        1,
-        "b waits for a"
-    );
-    Spi::run("SELECT dblink_exec('a', 'COMMIT')").unwrap();
+    race_two_purchases((10, "2026-04-01"), (11, "2026-05-01"));
     Spi::run("SELECT * FROM dblink_get_result('b', false) AS t(status text)").unwrap();
     let err = one_text("SELECT dblink_error_message('b')").unwrap();
     assert!(err.contains("could not serialize access"), "{err}");
