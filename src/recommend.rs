@@ -398,9 +398,7 @@ fn similar(
     };
     let rows = Spi::connect(|client| {
         let cache = cache::current(client);
-        let Some(&s) = cache.pos.get(&shoe_id) else {
-            errors::no_data(format!("shoe {shoe_id} does not exist in reco.shoes"), None);
-        };
+        let s = shoe_position(&cache, shoe_id);
         similar_to(&cache, s, k, |i| i == s || !cache.shoes[i].active)
             .into_iter()
             .map(|(i, score, content, cf)| (cache.shoes[i].shoe_id, score, content, cf))
@@ -436,10 +434,7 @@ fn similar_lists(
                 errors::null_value("shoe_ids must not contain NULL")
             };
             let k = errors::check_k(*k);
-            let Some(&s) = cache.pos.get(&id) else {
-                errors::no_data(format!("shoe {id} does not exist in reco.shoes"), None);
-            };
-            todo.push((id, s, k));
+            todo.push((id, shoe_position(&cache, id), k));
         }
         // GUCs are read here: worker threads never call into Postgres.
         let w = guc::SIMILAR_CF_WEIGHT.get() as f32;
@@ -466,6 +461,14 @@ fn similar_lists(
         out
     });
     TableIterator::new(rows)
+}
+
+/// Catalogue position of `shoe_id`; an unknown id is an error that says so.
+fn shoe_position(cache: &Cache, shoe_id: i64) -> usize {
+    match cache.pos.get(&shoe_id) {
+        Some(&s) => s,
+        None => errors::no_data(format!("shoe {shoe_id} does not exist in reco.shoes"), None),
+    }
 }
 
 /// Top-k shoes by similarity to catalogue position `s`: (position, score, content, cf).

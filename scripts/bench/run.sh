@@ -284,6 +284,18 @@ PY
   # application's daily INSERT ... FROM due_services(d) would have left), then one day's call.
   # On M, also the first call on a log that was never written (the whole backlog at once).
   echo "-- due_services() --" | tee -a "$RES/summary.txt"
+  # 500 single-row INSERTs of one action, timed: a view, then a purchase (which also rebuilds its
+  # user's service periods).
+  local insert_timing_sql="" action
+  for action in view purchase; do
+    insert_timing_sql+="SELECT clock_timestamp() AS t0 \\gset
+DO \$\$ BEGIN FOR i IN 1..500 LOOP
+  INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at)
+  VALUES (1 + (i * 7919) % (SELECT max(user_id) FROM reco.users), 1 + i, '$action', '2026-11-02 12:00+00');
+END LOOP; END \$\$;
+SELECT format('insert a $action: %s ms per statement', round(extract(epoch FROM clock_timestamp() - :'t0')::numeric * 1000 / 500, 3));
+"
+  done
   local backlog_sql=""
   if [ "$tier" = M ]; then
     backlog_sql=$(cat <<'BACKLOG'
@@ -323,18 +335,7 @@ EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 SELECT * FROM reco.service_periods sp WHERE daterange(sp.due_on, sp.closed_on) @> '2026-11-02'::date;
 -- What one purchase costs now (its user's periods are rebuilt in the inserting statement),
 -- beside a view, 500 single-row statements each.
-SELECT clock_timestamp() AS t0 \gset
-DO \$\$ BEGIN FOR i IN 1..500 LOOP
-  INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at)
-  VALUES (1 + (i * 7919) % (SELECT max(user_id) FROM reco.users), 1 + i, 'view', '2026-11-02 12:00+00');
-END LOOP; END \$\$;
-SELECT format('insert a view: %s ms per statement', round(extract(epoch FROM clock_timestamp() - :'t0')::numeric * 1000 / 500, 3));
-SELECT clock_timestamp() AS t0 \gset
-DO \$\$ BEGIN FOR i IN 1..500 LOOP
-  INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at)
-  VALUES (1 + (i * 7919) % (SELECT max(user_id) FROM reco.users), 1 + i, 'purchase', '2026-11-02 12:00+00');
-END LOOP; END \$\$;
-SELECT format('insert a purchase: %s ms per statement', round(extract(epoch FROM clock_timestamp() - :'t0')::numeric * 1000 / 500, 3));
+$insert_timing_sql
 SQL
   grep -E '^(due_services|log brought|service_periods rows|insert a)' "$out/due_services.log" | tee -a "$RES/summary.txt"
   grep -A6 '^Index Scan' "$out/due_services.log" | tee -a "$RES/summary.txt"
