@@ -28,7 +28,7 @@ COMMENT ON COLUMN reco.models.singular_values IS 'Singular values, descending.';
 COMMENT ON COLUMN reco.models.seconds IS 'Wall-clock seconds per phase: read, svd, tfidf, write.';
 
 CREATE TABLE reco.model_shoes (
-    model_id      bigint NOT NULL REFERENCES reco.models (model_id) ON DELETE CASCADE,
+    model_id      bigint NOT NULL,
     shoe_id       bigint NOT NULL,
     factors       real[] NOT NULL,
     popularity    real NOT NULL,
@@ -43,7 +43,7 @@ COMMENT ON COLUMN reco.model_shoes.tfidf_terms IS 'term_id of each non-zero TF-I
 COMMENT ON COLUMN reco.model_shoes.tfidf_weights IS 'TF-IDF weight of each entry of tfidf_terms; the vector is L2-normalised.';
 
 CREATE TABLE reco.model_users (
-    model_id bigint NOT NULL REFERENCES reco.models (model_id) ON DELETE CASCADE,
+    model_id bigint NOT NULL,
     user_id  bigint NOT NULL,
     factors  real[] NOT NULL,
     PRIMARY KEY (model_id, user_id)
@@ -51,7 +51,7 @@ CREATE TABLE reco.model_users (
 COMMENT ON TABLE reco.model_users IS 'Per model version and user: U * diag(singular values), so the dot product with model_shoes.factors approximates the user''s weight for that shoe. recommend() does not need it (it folds users in live); it serves SQL analysis and the naive baseline.';
 
 CREATE TABLE reco.model_vocabulary (
-    model_id bigint NOT NULL REFERENCES reco.models (model_id) ON DELETE CASCADE,
+    model_id bigint NOT NULL,
     term_id  integer NOT NULL,
     term     text NOT NULL,
     idf      double precision NOT NULL,
@@ -60,7 +60,7 @@ CREATE TABLE reco.model_vocabulary (
 COMMENT ON TABLE reco.model_vocabulary IS 'TF-IDF vocabulary of a model version: term and smoothed idf.';
 
 CREATE TABLE reco.model_segments (
-    model_id bigint NOT NULL REFERENCES reco.models (model_id) ON DELETE CASCADE,
+    model_id bigint NOT NULL,
     segment  text NOT NULL,
     users    integer NOT NULL,
     shoe_ids bigint[] NOT NULL,
@@ -68,6 +68,32 @@ CREATE TABLE reco.model_segments (
     PRIMARY KEY (model_id, segment)
 );
 COMMENT ON TABLE reco.model_segments IS 'Cold-start popularity: the most engaged-with shoes per user segment (usage=..., or usage/gender/age band), best first.';
+
+-- Deleting a version deletes its rows. This is a statement trigger, not foreign keys with ON DELETE
+-- CASCADE: a foreign key checks every inserted row against reco.models (a trigger call and an
+-- index probe per row), which was 1 s of the 1.6 s it took refresh() to write 95k user rows on
+-- tier M. refresh() is the only writer of these tables and inserts the reco.models row first.
+CREATE FUNCTION reco.delete_model_rows() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        TRUNCATE reco.model_shoes, reco.model_users, reco.model_vocabulary, reco.model_segments;
+        RETURN NULL;
+    END IF;
+    DELETE FROM reco.model_shoes      WHERE model_id IN (SELECT model_id FROM gone);
+    DELETE FROM reco.model_users      WHERE model_id IN (SELECT model_id FROM gone);
+    DELETE FROM reco.model_vocabulary WHERE model_id IN (SELECT model_id FROM gone);
+    DELETE FROM reco.model_segments   WHERE model_id IN (SELECT model_id FROM gone);
+    RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION reco.delete_model_rows() FROM PUBLIC;
+CREATE TRIGGER models_delete_rows
+    AFTER DELETE ON reco.models REFERENCING OLD TABLE AS gone
+    FOR EACH STATEMENT EXECUTE FUNCTION reco.delete_model_rows();
+CREATE TRIGGER models_truncate_rows
+    AFTER TRUNCATE ON reco.models
+    FOR EACH STATEMENT EXECUTE FUNCTION reco.delete_model_rows();
 
 -- Changed by any change to reco.shoes, so a backend's cached catalogue knows when to reload.
 -- A row, because it must be transactional (readers see the new value only with the change), set

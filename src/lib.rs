@@ -6,6 +6,7 @@
 
 use pgrx::prelude::*;
 
+mod bulk;
 mod cache;
 mod errors;
 mod evaluate;

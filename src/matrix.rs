@@ -1,6 +1,43 @@
 //! Building the user x shoe matrix from interaction triplets. No pgrx here: plain owned buffers.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use sprs::CsMat;
+
+/// Hasher for the id -> position maps of refresh(), which take one lookup per interaction (20M on
+/// tier L): std's SipHash costs more than the rest of the loop. The keys are the shop's own ids,
+/// not attacker-chosen input, so flooding resistance buys nothing here. splitmix64's finaliser
+/// mixes every input bit into the high bits (hashbrown's control bytes) and the low bits (bucket).
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        let mut z = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only integer keys are hashed with this; fold anything else in 8 bytes at a time.
+        for chunk in bytes.chunks(8) {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(29) ^ u64::from_le_bytes(buf))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.0 = i as u64;
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
+}
+
+/// A map keyed by shop ids (user_id, shoe_id) with [`IdHasher`].
+pub type IdMap<V> = HashMap<i64, V, BuildHasherDefault<IdHasher>>;
 
 /// Interaction triplets as read from the log: one entry per interaction row.
 #[derive(Default)]
@@ -109,5 +146,25 @@ mod tests {
         let g = grouped_column_sums(&a, &[Some(0), Some(1), None], 2);
         assert_eq!(g[0], vec![0.0, 3.0, 0.0]);
         assert_eq!(g[1], vec![5.0, 0.0, 3.0]);
+    }
+
+    #[test]
+    fn id_map_spreads_sequential_ids() {
+        use std::hash::BuildHasher;
+        let build = BuildHasherDefault::<IdHasher>::default();
+        // Sequential ids must differ in the top 7 bits (hashbrown's tag) and the low bits.
+        let tags: std::collections::HashSet<u64> =
+            (0..1000i64).map(|i| build.hash_one(i) >> 57).collect();
+        let low: std::collections::HashSet<u64> =
+            (0..1000i64).map(|i| build.hash_one(i) & 1023).collect();
+        assert!(tags.len() > 100, "{} distinct tags", tags.len());
+        assert!(low.len() > 500, "{} distinct low bits", low.len());
+        let mut m: IdMap<u32> = IdMap::default();
+        for i in 0..10_000i64 {
+            m.insert(i * 7 - 3, i as u32);
+        }
+        assert_eq!(m.get(&(5 * 7 - 3)), Some(&5));
+        assert_eq!(m.get(&-1), None);
+        assert_eq!(m.len(), 10_000);
     }
 }

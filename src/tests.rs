@@ -260,6 +260,97 @@ fn refresh_builds_an_active_model() {
         one_i64("SELECT max(model_id) FROM reco.models"),
         one_i64("SELECT model_id FROM reco.models WHERE status = 'active'")
     );
+    // Pruned versions take their rows with them (a trigger on reco.models, not foreign keys).
+    for table in [
+        "model_shoes",
+        "model_users",
+        "model_vocabulary",
+        "model_segments",
+    ] {
+        assert_eq!(
+            one_i64(&format!(
+                "SELECT count(*) FROM reco.{table} WHERE model_id NOT IN (SELECT model_id FROM reco.models)"
+            )),
+            0,
+            "{table} keeps rows of pruned versions"
+        );
+        assert!(
+            one_i64(&format!(
+                "SELECT count(DISTINCT model_id) FROM reco.{table}"
+            )) == 3,
+            "{table}"
+        );
+    }
+    assert_eq!(one_i64("SELECT count(*) FROM reco.model_users"), 3 * 5);
+    Spi::run("DELETE FROM reco.models WHERE status = 'retired'").unwrap();
+    assert_eq!(one_i64("SELECT count(*) FROM reco.model_users"), 5);
+    assert_eq!(one_i64("SELECT count(*) FROM reco.model_shoes"), 6);
+    Spi::run("TRUNCATE reco.models CASCADE").unwrap();
+    for table in [
+        "model_shoes",
+        "model_users",
+        "model_vocabulary",
+        "model_segments",
+    ] {
+        assert_eq!(
+            one_i64(&format!("SELECT count(*) FROM reco.{table}")),
+            0,
+            "{table}"
+        );
+    }
+}
+
+#[pg_test]
+fn refresh_weighs_every_action_by_its_current_weight() {
+    tiny_shop();
+    // A custom action whose name is long enough to be stored compressed, and a changed weight.
+    let long_action = "x".repeat(3000);
+    Spi::run_with_args(
+        "INSERT INTO reco.action_weights (action, weight) VALUES ($1, 7)",
+        &[long_action.clone().into()],
+    )
+    .unwrap();
+    Spi::run("UPDATE reco.action_weights SET weight = 2 WHERE action = 'view'").unwrap();
+    Spi::run_with_args(
+        "INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (5, 14, $1)",
+        &[long_action.into()],
+    )
+    .unwrap();
+    assert_eq!(
+        one_text("SELECT pg_column_compression(action) FROM reco.interactions WHERE shoe_id = 14"),
+        Some("pglz".to_string()),
+        "the long action should be stored compressed, so refresh() has to detoast it"
+    );
+    assert_eq!(one_i64("SELECT interactions FROM reco.refresh()"), 12);
+    // A shoe's popularity is the sum of the weights of its interactions (no decay by default):
+    // shoe 10 = view 2 + purchase 5 + view 2, shoe 14 = 7.
+    let mismatched = one_i64(
+        "SELECT count(*) FROM reco.model_shoes s JOIN reco.models m USING (model_id)
+         WHERE m.status = 'active'
+           AND abs(s.popularity - coalesce((SELECT sum(w.weight) FROM reco.interactions i
+                                            JOIN reco.action_weights w USING (action)
+                                            WHERE i.shoe_id = s.shoe_id), 0)) > 1e-4",
+    );
+    assert_eq!(mismatched, 0);
+    assert_eq!(
+        one_f64(
+            "SELECT s.popularity::float8 FROM reco.model_shoes s JOIN reco.models m USING (model_id)
+             WHERE m.status = 'active' AND s.shoe_id = 10"
+        ),
+        9.0
+    );
+    assert_eq!(
+        one_f64(
+            "SELECT s.popularity::float8 FROM reco.model_shoes s JOIN reco.models m USING (model_id)
+             WHERE m.status = 'active' AND s.shoe_id = 14"
+        ),
+        7.0
+    );
+    // The version records the weights it was built with.
+    assert_eq!(
+        one_f64("SELECT (parameters->'action_weights'->>'view')::float8 FROM reco.models WHERE status = 'active'"),
+        2.0
+    );
 }
 
 #[pg_test]
@@ -735,9 +826,11 @@ fn edited_shoes_are_scored_by_their_current_text() {
     tiny_shop();
     Spi::run("SELECT reco.refresh()").unwrap();
     let content = || {
-        Spi::get_one::<f64>("SELECT coalesce(max(content_score), 0) FROM reco.similar(10, 10) WHERE shoe_id = 14")
-            .unwrap()
-            .unwrap()
+        Spi::get_one::<f64>(
+            "SELECT coalesce(max(content_score), 0) FROM reco.similar(10, 10) WHERE shoe_id = 14",
+        )
+        .unwrap()
+        .unwrap()
     };
     let before = content();
     Spi::run(
@@ -746,7 +839,10 @@ fn edited_shoes_are_scored_by_their_current_text() {
     )
     .unwrap();
     let after = content();
-    assert!(after > 0.5 && after > before + 0.3, "before {before}, after {after}");
+    assert!(
+        after > 0.5 && after > before + 0.3,
+        "before {before}, after {after}"
+    );
 }
 
 #[pg_test]
@@ -765,8 +861,14 @@ fn popularity_before_the_first_refresh_follows_the_log() {
 fn non_finite_weights_and_times_are_rejected() {
     install_try_sql();
     tiny_shop();
-    assert!(try_sql("UPDATE reco.action_weights SET weight = 'Infinity' WHERE action = 'view'").starts_with("23514"));
-    assert!(try_sql("UPDATE reco.action_weights SET weight = 'NaN' WHERE action = 'view'").starts_with("23514"));
+    assert!(
+        try_sql("UPDATE reco.action_weights SET weight = 'Infinity' WHERE action = 'view'")
+            .starts_with("23514")
+    );
+    assert!(
+        try_sql("UPDATE reco.action_weights SET weight = 'NaN' WHERE action = 'view'")
+            .starts_with("23514")
+    );
     assert!(try_sql(
         "INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at) VALUES (1, 10, 'view', 'infinity')"
     )

@@ -747,7 +747,13 @@ mod tests {
             }
             indptr.push(indices.len());
         }
-        let a = CsrRef { rows, cols, indptr: &indptr, indices: &indices, data: &data };
+        let a = CsrRef {
+            rows,
+            cols,
+            indptr: &indptr,
+            indices: &indices,
+            data: &data,
+        };
         for w in [1usize, 7, 8, 9, 31, 32, 33, 41, 74, 75] {
             let x: Vec<f32> = (0..cols * w).map(|_| rng.normal() as f32).collect();
             let got = spmm(a, &x, w);
@@ -757,7 +763,10 @@ mod tests {
                         .map(|p| data[p] as f64 * x[indices[p] * w + u] as f64)
                         .sum();
                     let g = got[i * w + u] as f64;
-                    assert!((g - want).abs() <= 1e-5 * (1.0 + want.abs()), "w {w} row {i} col {u}: {g} vs {want}");
+                    assert!(
+                        (g - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                        "w {w} row {i} col {u}: {g} vs {want}"
+                    );
                 }
             }
         }
