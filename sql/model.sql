@@ -25,7 +25,7 @@ COMMENT ON COLUMN reco.models.interactions IS 'Interaction rows read.';
 COMMENT ON COLUMN reco.models.factors IS 'Number of SVD factors actually kept (<= reco.factors, <= min(users, shoes)).';
 COMMENT ON COLUMN reco.models.energy IS 'Share of the squared Frobenius norm of the user x shoe matrix captured by the factors (0..1).';
 COMMENT ON COLUMN reco.models.singular_values IS 'Singular values, descending.';
-COMMENT ON COLUMN reco.models.seconds IS 'Wall-clock seconds per phase: read, svd, tfidf, write.';
+COMMENT ON COLUMN reco.models.seconds IS 'Wall-clock seconds per phase: read, svd, tfidf, write (tfidf runs during read, so the two overlap).';
 
 CREATE TABLE reco.model_shoes (
     model_id      bigint NOT NULL,

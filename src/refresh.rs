@@ -80,15 +80,29 @@ fn refresh() -> TableIterator<
             .map(|(i, s)| (s.shoe_id, i as u32))
             .collect();
         let action_weights = read_action_weights(client);
-        let (user_ids, triplets, interaction_rows, reference_epoch) =
-            read_interactions(client, &shoe_pos, &action_weights, half_life_days);
-        if interaction_rows == 0 {
-            errors::no_data(
-                "reco.refresh(): reco.interactions is empty, there is nothing to learn from",
-                Some("Record some views, wishlist adds or purchases first; the previous model, if any, stays active."),
-            );
-        }
-        let segment_of_user = read_user_segments(&user_ids);
+        // TF-IDF needs only the catalogue, so it runs on another core while this thread reads the
+        // log from Postgres (pure Rust on owned data; the scope joins it even if the read fails).
+        let (user_ids, triplets, interaction_rows, reference_epoch, segment_of_user, content) =
+            std::thread::scope(|scope| {
+                let content = scope.spawn(|| {
+                    let t_tfidf = Instant::now();
+                    let texts: Vec<_> = catalog.iter().map(shoe_text).collect();
+                    let fitted = tfidf::fit_transform(&texts);
+                    (fitted, t_tfidf.elapsed().as_secs_f64())
+                });
+                let (user_ids, triplets, interaction_rows, reference_epoch) =
+                    read_interactions(client, &shoe_pos, &action_weights, half_life_days);
+                if interaction_rows == 0 {
+                    errors::no_data(
+                        "reco.refresh(): reco.interactions is empty, there is nothing to learn from",
+                        Some("Record some views, wishlist adds or purchases first; the previous model, if any, stays active."),
+                    );
+                }
+                let segment_of_user = read_user_segments(&user_ids);
+                let content = content.join().expect("TF-IDF does not panic");
+                (user_ids, triplets, interaction_rows, reference_epoch, segment_of_user, content)
+            });
+        let ((vocab, tfidf_matrix), tfidf_seconds) = content;
         let read_seconds = t_read.elapsed().as_secs_f64();
         check_for_interrupts!();
 
@@ -106,13 +120,6 @@ fn refresh() -> TableIterator<
         });
         drop(a);
         let svd_seconds = t_svd.elapsed().as_secs_f64();
-        check_for_interrupts!();
-
-        // ---- content: TF-IDF ----
-        let t_tfidf = Instant::now();
-        let texts: Vec<_> = catalog.iter().map(shoe_text).collect();
-        let (vocab, tfidf_matrix) = tfidf::fit_transform(&texts);
-        let tfidf_seconds = t_tfidf.elapsed().as_secs_f64();
         check_for_interrupts!();
 
         // ---- write ----

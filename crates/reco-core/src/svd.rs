@@ -142,11 +142,15 @@ pub fn randomized_svd(a: &CsMat<f32>, p: &SvdParams, checkpoint: &mut dyn FnMut(
     let mut found = 0usize; // components actually recovered (≤ k)
 
     if fro2 > 0.0 && fro2.is_finite() {
-        let at = transpose(a_ref);
-        checkpoint();
-
-        let mut rng = Rng::new(p.seed);
-        let omega: Vec<f32> = (0..n * l).map(|_| rng.normal() as f32).collect();
+        // Two independent single-threaded steps: build Aᵀ and draw Ω (one seeded stream, so
+        // sequential) side by side.
+        let (at, omega) = rayon::join(
+            || transpose(a_ref),
+            || {
+                let mut rng = Rng::new(p.seed);
+                (0..n * l).map(|_| rng.normal() as f32).collect::<Vec<f32>>()
+            },
+        );
         checkpoint();
         let y = spmm(a_ref, &omega, l);
         drop(omega);
