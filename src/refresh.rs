@@ -100,7 +100,14 @@ fn refresh() -> TableIterator<
                 }
                 let segment_of_user = read_user_segments(&user_ids);
                 let content = content.join().expect("TF-IDF does not panic");
-                (user_ids, triplets, interaction_rows, reference_epoch, segment_of_user, content)
+                (
+                    user_ids,
+                    triplets,
+                    interaction_rows,
+                    reference_epoch,
+                    segment_of_user,
+                    content,
+                )
             });
         let ((vocab, tfidf_matrix), tfidf_seconds) = content;
         let read_seconds = t_read.elapsed().as_secs_f64();
@@ -470,11 +477,15 @@ fn write_users(
         INSERT INTO reco.model_users (model_id, user_id, factors) \
         SELECT $1, u.user_id, $3[(u.ord - 1) * $4 + 1 : u.ord * $4] \
         FROM unnest($2::bigint[]) WITH ORDINALITY AS u(user_id, ord)";
-    for start in (0..user_ids.len()).step_by(WRITE_BATCH) {
-        let end = (start + WRITE_BATCH).min(user_ids.len());
-        let ids: Vec<i64> = user_ids[start..end].to_vec();
-        let mut flat: Vec<f32> = Vec::with_capacity((end - start) * k);
-        for i in start..end {
+    // Rows go in by user_id: the primary key (model_id, user_id) then grows at its right edge
+    // (Postgres's fast path for ascending keys) instead of splitting pages all over the new
+    // model's range; matrix rows are in order of first appearance in the log, i.e. random ids.
+    let mut order: Vec<usize> = (0..user_ids.len()).collect();
+    order.sort_unstable_by_key(|&i| user_ids[i]);
+    for batch in order.chunks(WRITE_BATCH) {
+        let ids: Vec<i64> = batch.iter().map(|&i| user_ids[i]).collect();
+        let mut flat: Vec<f32> = Vec::with_capacity(batch.len() * k);
+        for &i in batch {
             flat.extend(user_factors.row(i).iter().take(k));
         }
         client
