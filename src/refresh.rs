@@ -170,6 +170,14 @@ fn refresh() -> TableIterator<
             .unwrap_or_else(|e| errors::spi("inserting the model row", e))
             .expect("INSERT ... RETURNING gives a row");
 
+        // The version's own tables, filled below and attached as partitions at the end.
+        client
+            .update(
+                "SELECT reco.create_model_partitions($1)",
+                None,
+                &[model_id.into()],
+            )
+            .unwrap_or_else(|e| errors::spi("creating the model version's tables", e));
         write_shoes(
             client,
             model_id,
@@ -191,12 +199,12 @@ fn refresh() -> TableIterator<
         );
         client
             .update(
-                "DELETE FROM reco.models WHERE model_id IN \
-                 (SELECT model_id FROM reco.models ORDER BY model_id DESC OFFSET $1)",
+                "SELECT reco.attach_model_partitions($1)",
                 None,
-                &[(guc::KEEP_MODELS.get() as i64).into()],
+                &[model_id.into()],
             )
-            .unwrap_or_else(|e| errors::spi("pruning old models", e));
+            .unwrap_or_else(|e| errors::spi("attaching the model version's tables", e));
+        prune_old_versions(client);
         let write_seconds = t_write.elapsed().as_secs_f64();
         let seconds = serde_json::json!({
             "read": read_seconds, "svd": svd_seconds, "tfidf": tfidf_seconds, "write": write_seconds,
@@ -412,6 +420,63 @@ fn read_action_weights(client: &SpiClient) -> Vec<(String, f64)> {
     weights
 }
 
+/// The table of one model version of `table` (created by reco.create_model_partitions()).
+fn partition(table: &str, model_id: i64) -> String {
+    format!(
+        "reco.{}",
+        pgrx::spi::quote_identifier(format!("{table}_{model_id}"))
+    )
+}
+
+/// Delete the versions beyond reco.keep_models; a trigger on reco.models drops their tables.
+/// Dropping a partition takes an ACCESS EXCLUSIVE lock on its parent table. Waiting for it behind
+/// a long query on the model tables would queue every backend that then loads a model behind
+/// this refresh, so the locks are only tried: if one is taken, the old versions stay until a
+/// later refresh (a NOTICE says so).
+fn prune_old_versions(client: &mut SpiClient) {
+    let doomed: Vec<i64> = client
+        .select(
+            "SELECT model_id FROM reco.models ORDER BY model_id DESC OFFSET $1",
+            None,
+            &[(guc::KEEP_MODELS.get() as i64).into()],
+        )
+        .unwrap_or_else(|e| errors::spi("finding old models", e))
+        .filter_map(|row| row.get::<i64>(1).ok().flatten())
+        .collect();
+    if doomed.is_empty() {
+        return;
+    }
+    let parents: Vec<pg_sys::Oid> = client
+        .select(
+            "SELECT ('reco.' || quote_ident(name))::regclass::oid FROM reco.model_tables()",
+            None,
+            &[],
+        )
+        .unwrap_or_else(|e| errors::spi("finding the model tables", e))
+        .filter_map(|row| row.get::<pg_sys::Oid>(1).ok().flatten())
+        .collect();
+    for oid in parents {
+        // SAFETY: a plain lock-manager call on an existing relation; held until commit.
+        let locked = unsafe {
+            pg_sys::ConditionalLockRelationOid(oid, pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE)
+        };
+        if !locked {
+            pgrx::notice!(
+                "reco.refresh(): kept {} old model version(s) beyond reco.keep_models: a query is reading the model tables; a later refresh removes them",
+                doomed.len()
+            );
+            return;
+        }
+    }
+    client
+        .update(
+            "DELETE FROM reco.models WHERE model_id = ANY($1)",
+            None,
+            &[doomed.into()],
+        )
+        .unwrap_or_else(|e| errors::spi("pruning old models", e));
+}
+
 fn write_shoes(
     client: &mut SpiClient,
     model_id: i64,
@@ -422,10 +487,11 @@ fn write_shoes(
     tfidf_matrix: &sprs::CsMat<f32>,
 ) {
     const SQL: &str = "\
-        INSERT INTO reco.model_shoes (model_id, shoe_id, factors, popularity, tfidf_terms, tfidf_weights) \
+        INSERT INTO {table} (model_id, shoe_id, factors, popularity, tfidf_terms, tfidf_weights) \
         SELECT $1, s.shoe_id, $3[(s.ord - 1) * $4 + 1 : s.ord * $4], $5[s.ord], \
                $6[$8[s.ord] + 1 : $8[s.ord + 1]], $7[$8[s.ord] + 1 : $8[s.ord + 1]] \
         FROM unnest($2::bigint[]) WITH ORDINALITY AS s(shoe_id, ord)";
+    let sql = SQL.replace("{table}", &partition("model_shoes", model_id));
     for start in (0..catalog.len()).step_by(WRITE_BATCH) {
         let end = (start + WRITE_BATCH).min(catalog.len());
         let ids: Vec<i64> = catalog[start..end].iter().map(|s| s.shoe_id).collect();
@@ -448,7 +514,7 @@ fn write_shoes(
         }
         client
             .update(
-                SQL,
+                &sql,
                 None,
                 &[
                     model_id.into(),
@@ -474,12 +540,12 @@ fn write_users(
     k: usize,
 ) {
     const SQL: &str = "\
-        INSERT INTO reco.model_users (model_id, user_id, factors) \
+        INSERT INTO {table} (model_id, user_id, factors) \
         SELECT $1, u.user_id, $3[(u.ord - 1) * $4 + 1 : u.ord * $4] \
         FROM unnest($2::bigint[]) WITH ORDINALITY AS u(user_id, ord)";
-    // Rows go in by user_id: the primary key (model_id, user_id) then grows at its right edge
-    // (Postgres's fast path for ascending keys) instead of splitting pages all over the new
-    // model's range; matrix rows are in order of first appearance in the log, i.e. random ids.
+    let sql = SQL.replace("{table}", &partition("model_users", model_id));
+    // Rows go in by user_id (matrix rows are in order of first appearance in the log), so the
+    // primary key that ATTACH builds afterwards sorts input that is already in key order.
     let mut order: Vec<usize> = (0..user_ids.len()).collect();
     order.sort_unstable_by_key(|&i| user_ids[i]);
     for batch in order.chunks(WRITE_BATCH) {
@@ -490,7 +556,7 @@ fn write_users(
         }
         client
             .update(
-                SQL,
+                &sql,
                 None,
                 &[
                     model_id.into(),
@@ -508,10 +574,19 @@ fn write_vocabulary(client: &mut SpiClient, model_id: i64, vocab: &tfidf::TfidfM
     let ids: Vec<i32> = (0..vocab.vocabulary.len() as i32).collect();
     client
         .update(
-            "INSERT INTO reco.model_vocabulary (model_id, term_id, term, idf) \
-             SELECT $1, t.term_id, t.term, t.idf FROM unnest($2::int[], $3::text[], $4::float8[]) AS t(term_id, term, idf)",
+            &format!(
+                "INSERT INTO {} (model_id, term_id, term, idf) \
+                 SELECT $1, t.term_id, t.term, t.idf \
+                 FROM unnest($2::int[], $3::text[], $4::float8[]) AS t(term_id, term, idf)",
+                partition("model_vocabulary", model_id)
+            ),
             None,
-            &[model_id.into(), ids.into(), vocab.vocabulary.clone().into(), vocab.idf.clone().into()],
+            &[
+                model_id.into(),
+                ids.into(),
+                vocab.vocabulary.clone().into(),
+                vocab.idf.clone().into(),
+            ],
         )
         .unwrap_or_else(|e| errors::spi("writing the vocabulary", e));
 }
@@ -542,15 +617,25 @@ fn write_segments(
         }
     }
     all.extend(broad.into_iter().map(|(k, (u, s))| (k, u, s)));
+    let sql = format!(
+        "INSERT INTO {} (model_id, segment, users, shoe_ids, scores) VALUES ($1, $2, $3, $4, $5)",
+        partition("model_segments", model_id)
+    );
     for (segment, u, scores) in all {
         let top = reco_core::topk::top_k(&scores, SEGMENT_TOP, |i| scores[i] <= 0.0);
         let ids: Vec<i64> = top.iter().map(|&(i, _)| catalog[i].shoe_id).collect();
         let vals: Vec<f32> = top.iter().map(|&(_, s)| s).collect();
         client
             .update(
-                "INSERT INTO reco.model_segments (model_id, segment, users, shoe_ids, scores) VALUES ($1, $2, $3, $4, $5)",
+                &sql,
                 None,
-                &[model_id.into(), segment.into(), u.into(), ids.into(), vals.into()],
+                &[
+                    model_id.into(),
+                    segment.into(),
+                    u.into(),
+                    ids.into(),
+                    vals.into(),
+                ],
             )
             .unwrap_or_else(|e| errors::spi("writing segments", e));
     }

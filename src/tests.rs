@@ -260,13 +260,19 @@ fn refresh_builds_an_active_model() {
         one_i64("SELECT max(model_id) FROM reco.models"),
         one_i64("SELECT model_id FROM reco.models WHERE status = 'active'")
     );
-    // Pruned versions take their rows with them (a trigger on reco.models, not foreign keys).
+    // Each version has its own partition of each model table; pruned versions take theirs along.
+    let partitions = |table: &str| {
+        one_i64(&format!(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'reco.{table}'::regclass"
+        ))
+    };
     for table in [
         "model_shoes",
         "model_users",
         "model_vocabulary",
         "model_segments",
     ] {
+        assert_eq!(partitions(table), 3, "{table}");
         assert_eq!(
             one_i64(&format!(
                 "SELECT count(*) FROM reco.{table} WHERE model_id NOT IN (SELECT model_id FROM reco.models)"
@@ -274,15 +280,18 @@ fn refresh_builds_an_active_model() {
             0,
             "{table} keeps rows of pruned versions"
         );
-        assert!(
-            one_i64(&format!(
-                "SELECT count(DISTINCT model_id) FROM reco.{table}"
-            )) == 3,
-            "{table}"
-        );
     }
     assert_eq!(one_i64("SELECT count(*) FROM reco.model_users"), 3 * 5);
+    let active = one_i64("SELECT model_id FROM reco.models WHERE status = 'active'");
+    assert_eq!(
+        one_i64(&format!(
+            "SELECT count(*) FROM reco.model_users_{active} WHERE model_id = {active}"
+        )),
+        5
+    );
+    // Deleting versions by hand drops their tables too; TRUNCATE drops them all.
     Spi::run("DELETE FROM reco.models WHERE status = 'retired'").unwrap();
+    assert_eq!(partitions("model_users"), 1);
     assert_eq!(one_i64("SELECT count(*) FROM reco.model_users"), 5);
     assert_eq!(one_i64("SELECT count(*) FROM reco.model_shoes"), 6);
     Spi::run("TRUNCATE reco.models CASCADE").unwrap();
@@ -292,12 +301,16 @@ fn refresh_builds_an_active_model() {
         "model_vocabulary",
         "model_segments",
     ] {
+        assert_eq!(partitions(table), 0, "{table}");
         assert_eq!(
             one_i64(&format!("SELECT count(*) FROM reco.{table}")),
             0,
             "{table}"
         );
     }
+    // And the next refresh starts again from an empty set of versions.
+    Spi::run("SELECT reco.refresh()").unwrap();
+    assert_eq!(one_i64("SELECT count(*) FROM reco.model_shoes"), 6);
 }
 
 #[pg_test]
@@ -689,6 +702,46 @@ fn a_second_session_sees_the_old_model_until_the_refresh_commits() {
     assert_eq!(
         remote_i64("reader", "SELECT count(*) FROM reco.model_shoes"),
         shoe_rows
+    );
+
+    // Pruning never waits for readers: while a transaction of the reader holds the model tables,
+    // the refresh keeps the old versions (dropping a partition would lock out every reader until
+    // the refresh commits); the next refresh after the reader is done removes them.
+    Spi::run("SELECT dblink_exec('writer', 'RESET reco.factors')").unwrap();
+    Spi::run("SELECT dblink_exec('writer', 'SET statement_timeout = ''60s''')").unwrap();
+    Spi::run("SELECT dblink_exec('writer', 'SET reco.keep_models = 1')").unwrap();
+    Spi::run("SELECT dblink_exec('reader', 'BEGIN')").unwrap();
+    assert_eq!(
+        remote_i64("reader", "SELECT count(*) FROM reco.model_shoes"),
+        shoe_rows
+    );
+    let third = remote_i64("writer", "SELECT model_id FROM reco.refresh()");
+    assert!(third > second);
+    assert_eq!(
+        remote_i64("writer", "SELECT count(*) FROM reco.models"),
+        models + 1,
+        "old versions kept while the reader holds the model tables"
+    );
+    Spi::run("SELECT dblink_exec('reader', 'COMMIT')").unwrap();
+    let fourth = remote_i64("writer", "SELECT model_id FROM reco.refresh()");
+    assert_eq!(remote_i64("writer", "SELECT count(*) FROM reco.models"), 1);
+    assert_eq!(
+        remote_i64(
+            "writer",
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'reco.model_users'::regclass"
+        ),
+        1
+    );
+    assert_eq!(
+        remote_i64(
+            "reader",
+            "SELECT model_id FROM reco.models WHERE status = 'active'"
+        ),
+        fourth
+    );
+    assert_eq!(
+        remote_i64("reader", "SELECT count(*) FROM reco.recommend(1, 5)"),
+        5
     );
     drop_scratch_database(db);
 }

@@ -148,7 +148,9 @@ pub fn randomized_svd(a: &CsMat<f32>, p: &SvdParams, checkpoint: &mut dyn FnMut(
             || transpose(a_ref),
             || {
                 let mut rng = Rng::new(p.seed);
-                (0..n * l).map(|_| rng.normal() as f32).collect::<Vec<f32>>()
+                (0..n * l)
+                    .map(|_| rng.normal() as f32)
+                    .collect::<Vec<f32>>()
             },
         );
         checkpoint();
