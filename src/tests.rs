@@ -261,17 +261,18 @@ fn refresh_builds_an_active_model() {
         one_i64("SELECT model_id FROM reco.models WHERE status = 'active'")
     );
     // Each version has its own partition of each model table; pruned versions take theirs along.
+    const MODEL_TABLES: [&str; 4] = [
+        "model_shoes",
+        "model_users",
+        "model_vocabulary",
+        "model_segments",
+    ];
     let partitions = |table: &str| {
         one_i64(&format!(
             "SELECT count(*) FROM pg_inherits WHERE inhparent = 'reco.{table}'::regclass"
         ))
     };
-    for table in [
-        "model_shoes",
-        "model_users",
-        "model_vocabulary",
-        "model_segments",
-    ] {
+    for table in MODEL_TABLES {
         assert_eq!(partitions(table), 3, "{table}");
         assert_eq!(
             one_i64(&format!(
@@ -295,12 +296,7 @@ fn refresh_builds_an_active_model() {
     assert_eq!(one_i64("SELECT count(*) FROM reco.model_users"), 5);
     assert_eq!(one_i64("SELECT count(*) FROM reco.model_shoes"), 6);
     Spi::run("TRUNCATE reco.models CASCADE").unwrap();
-    for table in [
-        "model_shoes",
-        "model_users",
-        "model_vocabulary",
-        "model_segments",
-    ] {
+    for table in MODEL_TABLES {
         assert_eq!(partitions(table), 0, "{table}");
         assert_eq!(
             one_i64(&format!("SELECT count(*) FROM reco.{table}")),
