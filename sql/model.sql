@@ -143,6 +143,9 @@ $$;
 REVOKE ALL ON FUNCTION reco.create_model_partitions(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION reco.attach_model_partitions(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION reco.drop_model_partitions() FROM PUBLIC;
+COMMENT ON FUNCTION reco.create_model_partitions(bigint) IS 'Internal, called by refresh(): creates the empty tables reco.<table>_<version> of a model version.';
+COMMENT ON FUNCTION reco.attach_model_partitions(bigint) IS 'Internal, called by refresh(): builds the primary key of each table of a model version and attaches it as a partition.';
+COMMENT ON FUNCTION reco.drop_model_partitions() IS 'Internal trigger function: deleting a row of reco.models drops the tables of that version; TRUNCATE drops them all.';
 CREATE TRIGGER models_drop_partitions
     AFTER DELETE ON reco.models REFERENCING OLD TABLE AS gone
     FOR EACH STATEMENT EXECUTE FUNCTION reco.drop_model_partitions();
