@@ -108,7 +108,7 @@ BEGIN
     FOR m IN SELECT * FROM reco.model_tables() LOOP
         EXECUTE format('ALTER TABLE reco.%I ADD PRIMARY KEY (model_id, %I)',
                        m.name || '_' || version, m.key_column);
-        EXECUTE format('ALTER TABLE reco.%I ATTACH PARTITION reco.%I FOR VALUES IN (%s)',
+        EXECUTE format('ALTER TABLE reco.%I ATTACH PARTITION reco.%I FOR VALUES IN (%L)',
                        m.name, m.name || '_' || version, version);
     END LOOP;
 END
