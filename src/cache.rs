@@ -296,7 +296,10 @@ fn build_from_model(
     // Content vectors from the shoes' current text with the model's vocabulary and idf: the same
     // as the stored model_shoes rows for unchanged shoes, and right away for shoes added or
     // edited since the refresh.
-    let rows: Vec<Vec<(usize, f32)>> = shoes.iter().map(|shoe| vocab.transform(&shoe_text(shoe))).collect();
+    let rows: Vec<Vec<(usize, f32)>> = shoes
+        .iter()
+        .map(|shoe| vocab.transform(&shoe_text(shoe)))
+        .collect();
     let content = csr_from_rows(&rows, vocab.vocabulary.len());
     drop(rows);
     scale_to_unit_max(&mut popularity);

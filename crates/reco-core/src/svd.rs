@@ -154,35 +154,43 @@ pub fn randomized_svd(a: &CsMat<f32>, p: &SvdParams, checkpoint: &mut dyn FnMut(
             },
         );
         checkpoint();
-        let y = spmm(a_ref, &omega, l);
+        // The tall m × c bases Y are never orthonormalised explicitly: the SVQB coefficients
+        // of Y (c × r, from its Gram matrix) are carried along instead, Q = Y·M, and applied
+        // on the short side, AᵀQ = (AᵀY)·M, or folded into the final factors. That saves a
+        // tall m × c × c product per step; AᵀY is kept in f64 because M amplifies its
+        // rounding by up to cond(Y).
+        let mut y: Vec<f32> = spmm(a_ref, &omega, l);
+        let mut cy = l;
         drop(omega);
         checkpoint();
-        // Only the basis that B is built from must be orthonormal to working
-        // precision; intermediate bases only need the right span, so they get
-        // one SVQB pass instead of two.
-        let (mut q, mut r) = orthonormalize(y, l, p.power_iters == 0);
+        let (mut my, mut r) = svqb_coefficients(&gram(&y, cy), cy, p.power_iters == 0);
         checkpoint();
 
         for it in 0..p.power_iters {
             if r == 0 {
                 break;
             }
-            let z = spmm(at.view(), &q, r);
-            drop(q); // release the tall buffer before allocating the next one
+            let aty: Vec<f64> = spmm(at.view(), &y, cy);
+            drop(y); // release the tall buffer before allocating the next one
             checkpoint();
+            let z = mul_small(&aty, cy, &my, r);
+            drop(aty);
             let (z, rz) = orthonormalize(z, r, false);
             checkpoint();
-            let y = spmm(a_ref, &z, rz);
+            y = spmm(a_ref, &z, rz);
+            cy = rz;
             drop(z);
             checkpoint();
-            (q, r) = orthonormalize(y, rz, it + 1 == p.power_iters);
+            (my, r) = svqb_coefficients(&gram(&y, cy), cy, it + 1 == p.power_iters);
             checkpoint();
         }
 
         if r > 0 {
             // Bᵀ = AᵀQ (n × r), then Bᵀ = Q₂·C.
-            let bt = spmm(at.view(), &q, r);
+            let aty: Vec<f64> = spmm(at.view(), &y, cy);
             drop(at);
+            let bt = mul_small(&aty, cy, &my, r);
+            drop(aty);
             checkpoint();
             let (q2, r2) = orthonormalize(bt.clone(), r, true);
             checkpoint();
@@ -215,7 +223,8 @@ pub fn randomized_svd(a: &CsMat<f32>, p: &SvdParams, checkpoint: &mut dyn FnMut(
             checkpoint();
             shoe_factors = mul_small(&q2, r2, &mv, k);
             drop(q2);
-            user_factors = mul_small(&q, r, &mu, k);
+            // user_factors = Q·mu = Y·(M·mu).
+            user_factors = mul_small(&y, cy, &matmul_small(&my, cy, r, &mu, k), k);
             checkpoint();
         }
     }
@@ -258,12 +267,75 @@ fn orthonormalize(y: Vec<f32>, c: usize, full: bool) -> (Vec<f32>, usize) {
     }
 }
 
-/// One SVQB pass (see module docs).
+/// One SVQB pass (see module docs) on an explicit tall matrix.
 fn svqb(mut y: Vec<f32>, c: usize) -> (Vec<f32>, usize) {
     if c == 0 {
         return (Vec::new(), 0);
     }
-    let g = gram(&y, c);
+    let (m, r) = svqb_pass(&gram(&y, c), c);
+    if r == c {
+        mul_small_inplace(&mut y, c, &m);
+        (y, c)
+    } else {
+        (mul_small(&y, c, &m, r), r)
+    }
+}
+
+/// SVQB coefficients of a tall `Y` (rows × c) from its Gram matrix `g = YᵀY`: returns
+/// `(M, r)`, M c × r row-major, such that `Y·M` has orthonormal columns spanning the
+/// numerical range of Y. With `full`, a second pass is made on the Gram matrix of `Y·M`,
+/// `MᵀGM`, computed in f64 without forming `Y·M`; it corrects the eigensolver's rounding, the
+/// role the second explicit pass plays in [`orthonormalize`].
+fn svqb_coefficients(g: &[f64], c: usize, full: bool) -> (Vec<f64>, usize) {
+    if c == 0 {
+        return (Vec::new(), 0);
+    }
+    let (m1, r1) = svqb_pass(g, c);
+    if !full || r1 == 0 {
+        return (m1, r1);
+    }
+    let gm1 = matmul_small(g, c, c, &m1, r1); // c × r1
+    let mut g2 = vec![0f64; r1 * r1];
+    for i in 0..r1 {
+        for j in 0..r1 {
+            g2[i * r1 + j] = (0..c).map(|t| m1[t * r1 + i] * gm1[t * r1 + j]).sum();
+        }
+    }
+    // Symmetrise: the two triangles differ by rounding only.
+    for i in 0..r1 {
+        for j in 0..i {
+            let v = 0.5 * (g2[i * r1 + j] + g2[j * r1 + i]);
+            g2[i * r1 + j] = v;
+            g2[j * r1 + i] = v;
+        }
+    }
+    let (m2, r2) = svqb_pass(&g2, r1);
+    (matmul_small(&m1, c, r1, &m2, r2), r2)
+}
+
+/// `A·B` for small row-major f64 matrices (a × b times b × c).
+fn matmul_small(a: &[f64], rows: usize, inner: usize, b: &[f64], cols: usize) -> Vec<f64> {
+    let mut out = vec![0f64; rows * cols];
+    for i in 0..rows {
+        for t in 0..inner {
+            let ait = a[i * inner + t];
+            if ait == 0.0 {
+                continue;
+            }
+            for (o, &bv) in out[i * cols..(i + 1) * cols]
+                .iter_mut()
+                .zip(&b[t * cols..(t + 1) * cols])
+            {
+                *o += ait * bv;
+            }
+        }
+    }
+    out
+}
+
+/// The coefficients of one SVQB pass from the Gram matrix `g` (c × c): `M = D·W·Λ^-½`
+/// restricted to the kept eigenvalues, c × r.
+fn svqb_pass(g: &[f64], c: usize) -> (Vec<f64>, usize) {
     // Diagonal scaling makes the method insensitive to badly scaled columns;
     // an all-zero column gets d = 0 and is dropped with its zero eigenvalue.
     let d: Vec<f64> = (0..c)
@@ -276,7 +348,7 @@ fn svqb(mut y: Vec<f32>, c: usize) -> (Vec<f32>, usize) {
             }
         })
         .collect();
-    let mut s = g;
+    let mut s = g.to_vec();
     for i in 0..c {
         for j in 0..c {
             s[i * c + j] *= d[i] * d[j];
@@ -296,12 +368,7 @@ fn svqb(mut y: Vec<f32>, c: usize) -> (Vec<f32>, usize) {
             m[i * r + t] = d[i] * w[i * c + j] * scale;
         }
     }
-    if r == c {
-        mul_small_inplace(&mut y, c, &m);
-        (y, c)
-    } else {
-        (mul_small(&y, c, &m, r), r)
-    }
+    (m, r)
 }
 
 /// Fills columns `from..k` of the row-major n × k matrix `v` with unit vectors
@@ -480,6 +547,54 @@ mod tests {
             k,
             ..SvdParams::default()
         }
+    }
+
+    /// `cols` random orthonormal columns of length `len` (Gram-Schmidt, twice).
+    fn random_orthonormal(len: usize, cols: usize, rng: &mut Rng) -> Vec<Vec<f64>> {
+        let mut basis: Vec<Vec<f64>> = Vec::new();
+        while basis.len() < cols {
+            let mut g: Vec<f64> = (0..len).map(|_| rng.normal()).collect();
+            for _ in 0..2 {
+                for b in &basis {
+                    let c: f64 = b.iter().zip(&g).map(|(x, y)| x * y).sum();
+                    g.iter_mut().zip(b).for_each(|(gi, bi)| *gi -= c * bi);
+                }
+            }
+            let norm = g.iter().map(|x| x * x).sum::<f64>().sqrt();
+            g.iter_mut().for_each(|x| *x /= norm);
+            basis.push(g);
+        }
+        basis
+    }
+
+    #[test]
+    fn steep_spectrum_keeps_small_singular_values_accurate() {
+        // A = U·diag(s)·Vᵀ with s_i = 1000·0.8^i, i < 30: σ₁/σ₃₀ ≈ 650, so the sketch bases
+        // are badly conditioned (cond(Y)² ≈ 4·10⁵), which is where carrying SVQB coefficients
+        // instead of orthonormalising explicitly could lose the small components.
+        let (m, n, rank) = (300, 150, 30);
+        let mut rng = Rng::new(11);
+        let u = random_orthonormal(m, rank, &mut rng);
+        let v = random_orthonormal(n, rank, &mut rng);
+        let sv: Vec<f64> = (0..rank).map(|i| 1000.0 * 0.8f64.powi(i as i32)).collect();
+        let a: Vec<Vec<f64>> = (0..m)
+            .map(|i| {
+                (0..n)
+                    .map(|j| (0..rank).map(|t| u[t][i] * sv[t] * v[t][j]).sum())
+                    .collect()
+            })
+            .collect();
+        let s = randomized_svd(&csr_from_dense(&a), &params(20), &mut || {});
+        assert!(no_nan(&s));
+        for t in 0..20 {
+            let (got, want) = (s.singular_values[t], sv[t]);
+            assert!(
+                (got - want).abs() < 1e-6 * want,
+                "s[{t}] = {got}, want {want}"
+            );
+        }
+        assert!(orthonormality_defect(&s.shoe_factors, None) < 1e-5);
+        assert!(orthonormality_defect(&s.user_factors, Some(&s.singular_values)) < 1e-4);
     }
 
     #[test]

@@ -21,7 +21,9 @@ impl Rng {
         // Mix once more so nearby (stream, index) pairs diverge; the core generator then
         // expands the state into its four words with SplitMix64.
         splitmix64(&mut st);
-        Rng { inner: reco_core::rng::Rng::new(st) }
+        Rng {
+            inner: reco_core::rng::Rng::new(st),
+        }
     }
 
     /// Raw 64 bits (the generator itself only needs the helpers below; tests compare streams).
