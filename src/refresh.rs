@@ -9,15 +9,13 @@ use pgrx::PgSqlErrorCode;
 use reco_core::svd::{randomized_svd, SvdParams};
 use reco_core::tfidf;
 
-use crate::bulk::{float4_array, for_each_row, int4_array, int8_array, text_bytes};
+use crate::bulk::{for_each_row, text_bytes, TableWriter, Value};
 use crate::cache::{read_catalog, shoe_text};
 use crate::errors::{self, raise};
 use crate::guc;
-use crate::matrix::{column_sums, csr_from_triplets, grouped_column_sums, IdMap, Triplets};
+use crate::matrix::{column_sums, csr_from_triplets, grouped_column_sums, IdIndex, Triplets};
 use crate::segments::segment_keys;
 
-/// Rows per INSERT statement when writing factors.
-const WRITE_BATCH: usize = 10_000;
 /// Shoes kept per cold-start segment.
 const SEGMENT_TOP: usize = 200;
 
@@ -63,26 +61,29 @@ fn refresh() -> TableIterator<
             )
             .unwrap_or_else(|e| errors::spi("locking reco.models", e));
 
-        check_memory(client, &params);
+        let sizes = check_memory(client, &params);
 
         // ---- read ----
         let t_read = Instant::now();
+        let tt = Instant::now();
         let catalog = read_catalog(client);
+        step_done("reading the catalogue", tt);
         if catalog.is_empty() {
             errors::no_data(
                 "reco.refresh(): reco.shoes is empty, there is nothing to recommend",
                 Some("Load the catalogue first (reco.load_csv or INSERT INTO reco.shoes); the previous model, if any, stays active."),
             );
         }
-        let shoe_pos: IdMap<u32> = catalog
+        let shoe_pos: IdIndex = catalog
             .iter()
             .enumerate()
             .map(|(i, s)| (s.shoe_id, i as u32))
             .collect();
         let action_weights = read_action_weights(client);
         // TF-IDF needs only the catalogue, so it runs on another core while this thread reads the
-        // log from Postgres (pure Rust on owned data; the scope joins it even if the read fails).
-        let (user_ids, triplets, interaction_rows, reference_epoch, segment_of_user, content) =
+        // log from Postgres, and the matrix is built there while this thread reads the users
+        // (pure Rust on owned data; the scope joins them even if a read fails).
+        let (user_ids, matrix, interaction_rows, reference_epoch, segment_of_user, content) =
             std::thread::scope(|scope| {
                 let content = scope.spawn(|| {
                     let t_tfidf = Instant::now();
@@ -90,19 +91,31 @@ fn refresh() -> TableIterator<
                     let fitted = tfidf::fit_transform(&texts);
                     (fitted, t_tfidf.elapsed().as_secs_f64())
                 });
+                let tt = Instant::now();
                 let (user_ids, triplets, interaction_rows, reference_epoch) =
-                    read_interactions(client, &shoe_pos, &action_weights, half_life_days);
+                    read_interactions(client, &shoe_pos, &action_weights, half_life_days, &sizes);
+                step_done("reading interactions", tt);
                 if interaction_rows == 0 {
                     errors::no_data(
                         "reco.refresh(): reco.interactions is empty, there is nothing to learn from",
                         Some("Record some views, wishlist adds or purchases first; the previous model, if any, stays active."),
                     );
                 }
+                let (m, n) = (user_ids.len(), catalog.len());
+                let matrix = scope.spawn(move || {
+                    let tt = Instant::now();
+                    let a = csr_from_triplets(m, n, triplets);
+                    let popularity = column_sums(&a);
+                    (a, popularity, tt.elapsed().as_secs_f64())
+                });
+                let tt = Instant::now();
                 let segment_of_user = read_user_segments(&user_ids);
+                step_done("reading users", tt);
                 let content = content.join().expect("TF-IDF does not panic");
+                let matrix = matrix.join().expect("building the matrix does not panic");
                 (
                     user_ids,
-                    triplets,
+                    matrix,
                     interaction_rows,
                     reference_epoch,
                     segment_of_user,
@@ -110,15 +123,16 @@ fn refresh() -> TableIterator<
                 )
             });
         let ((vocab, tfidf_matrix), tfidf_seconds) = content;
+        let (a, popularity, csr_seconds) = matrix;
+        pgrx::debug1!(
+            "reco.refresh(): building the matrix: {csr_seconds:.3} s (beside reading the users)"
+        );
         let read_seconds = t_read.elapsed().as_secs_f64();
         check_for_interrupts!();
 
         // ---- CF: truncated SVD ----
         let t_svd = Instant::now();
         let (m, n) = (user_ids.len(), catalog.len());
-        let a = csr_from_triplets(m, n, triplets);
-        check_for_interrupts!();
-        let popularity = column_sums(&a);
         let (segment_names, group_of_row, segment_users) = segment_of_user;
         let segment_sums = grouped_column_sums(&a, &group_of_row, segment_names.len());
         check_for_interrupts!();
@@ -171,6 +185,7 @@ fn refresh() -> TableIterator<
             .expect("INSERT ... RETURNING gives a row");
 
         // The version's own tables, filled below and attached as partitions at the end.
+        let tt = Instant::now();
         client
             .update(
                 "SELECT reco.create_model_partitions($1)",
@@ -178,6 +193,8 @@ fn refresh() -> TableIterator<
                 &[model_id.into()],
             )
             .unwrap_or_else(|e| errors::spi("creating the model version's tables", e));
+        step_done("creating the tables", tt);
+        let tt = Instant::now();
         write_shoes(
             client,
             model_id,
@@ -187,8 +204,14 @@ fn refresh() -> TableIterator<
             &popularity,
             &tfidf_matrix,
         );
+        step_done("writing shoes", tt);
+        let tt = Instant::now();
         write_users(client, model_id, &user_ids, &svd.user_factors, factors);
+        step_done("writing users", tt);
+        let tt = Instant::now();
         write_vocabulary(client, model_id, &vocab);
+        step_done("writing the vocabulary", tt);
+        let tt = Instant::now();
         write_segments(
             client,
             model_id,
@@ -197,6 +220,8 @@ fn refresh() -> TableIterator<
             &segment_users,
             &segment_sums,
         );
+        step_done("writing segments", tt);
+        let tt = Instant::now();
         client
             .update(
                 "SELECT reco.attach_model_partitions($1)",
@@ -204,7 +229,10 @@ fn refresh() -> TableIterator<
                 &[model_id.into()],
             )
             .unwrap_or_else(|e| errors::spi("attaching the model version's tables", e));
+        step_done("building keys and attaching", tt);
+        let tt = Instant::now();
         prune_old_versions(client);
+        step_done("pruning", tt);
         let write_seconds = t_write.elapsed().as_secs_f64();
         let seconds = serde_json::json!({
             "read": read_seconds, "svd": svd_seconds, "tfidf": tfidf_seconds, "write": write_seconds,
@@ -235,7 +263,21 @@ fn refresh() -> TableIterator<
 
 /// Refuse before allocating when the estimated peak is above reco.refresh_memory_limit: a
 /// backend killed by the OOM killer takes the whole cluster through crash recovery.
-fn check_memory(client: &SpiClient, params: &SvdParams) {
+/// Seconds of a step of refresh(), at DEBUG1 (SET client_min_messages = debug1 to see them).
+fn step_done(step: &str, since: Instant) {
+    pgrx::debug1!(
+        "reco.refresh(): {step}: {:.3} s",
+        since.elapsed().as_secs_f64()
+    );
+}
+
+/// Row counts of the input tables, as estimated by the planner (or counted, if never analysed).
+struct TableSizes {
+    interactions: f64,
+    users: f64,
+}
+
+fn check_memory(client: &SpiClient, params: &SvdParams) -> TableSizes {
     // The planner's row estimates are enough and cost nothing; a table never vacuumed or
     // analyzed (reltuples < 0) is counted instead.
     let estimate = |table: &str, count_sql: &str| -> f64 {
@@ -275,6 +317,10 @@ fn check_memory(client: &SpiClient, params: &SvdParams) {
             Some("Raise the limit if the machine has the memory (SET reco.refresh_memory_limit = '8GB'), or lower reco.factors."),
         );
     }
+    TableSizes {
+        interactions: nnz,
+        users,
+    }
 }
 
 /// Peak bytes of a refresh: triplets and the CSR matrix (plus its transpose inside the SVD), the
@@ -291,9 +337,10 @@ pub fn estimate_refresh_bytes(nnz: f64, users: f64, shoes: f64, l: usize) -> f64
 /// interaction rows and the reference time of the decay (epoch seconds; 0 without decay).
 fn read_interactions(
     client: &SpiClient,
-    shoe_pos: &IdMap<u32>,
+    shoe_pos: &IdIndex,
     action_weights: &[(String, f64)],
     half_life_days: f64,
+    sizes: &TableSizes,
 ) -> (Vec<i64>, Triplets, i64, f64) {
     let decay = half_life_days > 0.0;
     let reference_epoch = if decay {
@@ -316,9 +363,27 @@ fn read_interactions(
         READ_INTERACTIONS
     };
 
-    let mut user_pos: IdMap<u32> = IdMap::default();
-    let mut user_ids: Vec<i64> = Vec::new();
-    let mut triplets = Triplets::default();
+    // The user ids' range comes from the (user_id, occurred_at) index: two index probes.
+    let (min_user, max_user) = client
+        .select(
+            "SELECT min(user_id), max(user_id) FROM reco.interactions",
+            None,
+            &[],
+        )
+        .and_then(|t| {
+            let row = t.first();
+            Ok((row.get::<i64>(1)?, row.get::<i64>(2)?))
+        })
+        .unwrap_or_else(|e| errors::spi("reading the range of user ids", e));
+    let mut user_pos = IdIndex::for_range(
+        min_user.unwrap_or(0),
+        max_user.unwrap_or(-1),
+        sizes.users as usize,
+    );
+    let mut user_ids: Vec<i64> = Vec::with_capacity(sizes.users as usize);
+    // Sized from the planner's estimate: growing three 2M-entry vectors by doubling costs
+    // copies and page faults.
+    let mut triplets = Triplets::with_capacity((sizes.interactions * 1.05) as usize);
     let mut rows: i64 = 0;
     // Every column is NOT NULL; user_id, shoe_id and the epoch are int8/float8 (pass-by-value on
     // 64-bit builds), action is text. This runs once per interaction (20M on tier L), so it reads
@@ -340,10 +405,10 @@ fn read_interactions(
             let at = f64::from_bits(values[3].value() as u64);
             weight *= 0.5f64.powf((reference_epoch - at).max(0.0) / half_life_seconds);
         }
-        let Some(&col) = shoe_pos.get(&shoe_id) else {
+        let Some(col) = shoe_pos.get(shoe_id) else {
             return;
         };
-        let row = *user_pos.entry(user_id).or_insert_with(|| {
+        let row = user_pos.get_or_insert_with(user_id, || {
             user_ids.push(user_id);
             (user_ids.len() - 1) as u32
         });
@@ -361,16 +426,21 @@ type Segments = (Vec<String>, Vec<Option<usize>>, Vec<i32>);
 /// segments. A user belongs to each of their keys; we keep one group index per (row, key) by
 /// giving every key its own pass below.
 fn read_user_segments(user_ids: &[i64]) -> Segments {
-    let row_of: IdMap<usize> = user_ids.iter().enumerate().map(|(i, &u)| (u, i)).collect();
+    let row_of: IdIndex = user_ids
+        .iter()
+        .enumerate()
+        .map(|(i, &u)| (u, i as u32))
+        .collect();
     let mut names: Vec<String> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     // Most specific key per row; the broader usage key is derived when writing.
     let mut group_of_row: Vec<Option<usize>> = vec![None; user_ids.len()];
     let mut on_row = |values: &[pg_sys::Datum], nulls: &[bool]| {
         let user_id = values[0].value() as i64;
-        let Some(&row) = row_of.get(&user_id) else {
+        let Some(row) = row_of.get(user_id) else {
             return;
         };
+        let row = row as usize;
         let age = (!nulls[1]).then(|| values[1].value() as i32);
         // SAFETY: columns 3 and 4 are text, read only when not NULL.
         let text = |i: usize| {
@@ -477,8 +547,21 @@ fn prune_old_versions(client: &mut SpiClient) {
         .unwrap_or_else(|e| errors::spi("pruning old models", e));
 }
 
+/// The oid of a model version's table (see partition()).
+fn partition_oid(client: &SpiClient, table: &str, model_id: i64) -> pg_sys::Oid {
+    client
+        .select(
+            "SELECT $1::regclass::oid",
+            None,
+            &[partition(table, model_id).into()],
+        )
+        .and_then(|t| t.first().get_one::<pg_sys::Oid>())
+        .unwrap_or_else(|e| errors::spi("finding the model version's tables", e))
+        .expect("the table was created by this refresh")
+}
+
 fn write_shoes(
-    client: &mut SpiClient,
+    client: &SpiClient,
     model_id: i64,
     catalog: &[crate::cache::ShoeRow],
     shoe_factors: &ndarray::Array2<f32>,
@@ -486,88 +569,66 @@ fn write_shoes(
     popularity: &[f32],
     tfidf_matrix: &sprs::CsMat<f32>,
 ) {
-    const SQL: &str = "\
-        INSERT INTO {table} (model_id, shoe_id, factors, popularity, tfidf_terms, tfidf_weights) \
-        SELECT $1, s.shoe_id, $3[(s.ord - 1) * $4 + 1 : s.ord * $4], $5[s.ord], \
-               $6[$8[s.ord] + 1 : $8[s.ord + 1]], $7[$8[s.ord] + 1 : $8[s.ord + 1]] \
-        FROM unnest($2::bigint[]) WITH ORDINALITY AS s(shoe_id, ord)";
-    let sql = SQL.replace("{table}", &partition("model_shoes", model_id));
-    for start in (0..catalog.len()).step_by(WRITE_BATCH) {
-        let end = (start + WRITE_BATCH).min(catalog.len());
-        let ids: Vec<i64> = catalog[start..end].iter().map(|s| s.shoe_id).collect();
-        let mut flat: Vec<f32> = Vec::with_capacity((end - start) * k);
-        for i in start..end {
-            flat.extend(shoe_factors.row(i).iter().take(k));
-        }
-        let pop: Vec<f32> = popularity[start..end].to_vec();
-        let mut terms: Vec<i32> = Vec::new();
-        let mut weights: Vec<f32> = Vec::new();
-        let mut offsets: Vec<i32> = vec![0];
-        for i in start..end {
-            if let Some(row) = tfidf_matrix.outer_view(i) {
-                for (t, &w) in row.iter() {
-                    terms.push(t as i32);
-                    weights.push(w);
-                }
+    let mut writer = TableWriter::open(
+        partition_oid(client, "model_shoes", model_id),
+        &[
+            "model_id",
+            "shoe_id",
+            "factors",
+            "popularity",
+            "tfidf_terms",
+            "tfidf_weights",
+        ],
+    );
+    let mut terms: Vec<i32> = Vec::new();
+    let mut weights: Vec<f32> = Vec::new();
+    for (i, shoe) in catalog.iter().enumerate() {
+        let factors = shoe_factors.row(i);
+        let factors = &factors.as_slice().expect("row-major factors")[..k];
+        terms.clear();
+        weights.clear();
+        if let Some(row) = tfidf_matrix.outer_view(i) {
+            for (t, &w) in row.iter() {
+                terms.push(t as i32);
+                weights.push(w);
             }
-            offsets.push(terms.len() as i32);
         }
-        client
-            .update(
-                &sql,
-                None,
-                &[
-                    model_id.into(),
-                    int8_array(&ids),
-                    float4_array(&flat),
-                    (k as i32).into(),
-                    float4_array(&pop),
-                    int4_array(&terms),
-                    float4_array(&weights),
-                    int4_array(&offsets),
-                ],
-            )
-            .unwrap_or_else(|e| errors::spi("writing shoe factors", e));
-        check_for_interrupts!();
+        writer.write_row(&[
+            Value::Int8(model_id),
+            Value::Int8(shoe.shoe_id),
+            Value::Float4Array(factors),
+            Value::Float4(popularity[i]),
+            Value::Int4Array(&terms),
+            Value::Float4Array(&weights),
+        ]);
     }
+    writer.finish();
 }
 
 fn write_users(
-    client: &mut SpiClient,
+    client: &SpiClient,
     model_id: i64,
     user_ids: &[i64],
     user_factors: &ndarray::Array2<f32>,
     k: usize,
 ) {
-    const SQL: &str = "\
-        INSERT INTO {table} (model_id, user_id, factors) \
-        SELECT $1, u.user_id, $3[(u.ord - 1) * $4 + 1 : u.ord * $4] \
-        FROM unnest($2::bigint[]) WITH ORDINALITY AS u(user_id, ord)";
-    let sql = SQL.replace("{table}", &partition("model_users", model_id));
+    let mut writer = TableWriter::open(
+        partition_oid(client, "model_users", model_id),
+        &["model_id", "user_id", "factors"],
+    );
     // Rows go in by user_id (matrix rows are in order of first appearance in the log), so the
     // primary key that ATTACH builds afterwards sorts input that is already in key order.
     let mut order: Vec<usize> = (0..user_ids.len()).collect();
     order.sort_unstable_by_key(|&i| user_ids[i]);
-    for batch in order.chunks(WRITE_BATCH) {
-        let ids: Vec<i64> = batch.iter().map(|&i| user_ids[i]).collect();
-        let mut flat: Vec<f32> = Vec::with_capacity(batch.len() * k);
-        for &i in batch {
-            flat.extend(user_factors.row(i).iter().take(k));
-        }
-        client
-            .update(
-                &sql,
-                None,
-                &[
-                    model_id.into(),
-                    int8_array(&ids),
-                    float4_array(&flat),
-                    (k as i32).into(),
-                ],
-            )
-            .unwrap_or_else(|e| errors::spi("writing user factors", e));
-        check_for_interrupts!();
+    for i in order {
+        let factors = user_factors.row(i);
+        writer.write_row(&[
+            Value::Int8(model_id),
+            Value::Int8(user_ids[i]),
+            Value::Float4Array(&factors.as_slice().expect("row-major factors")[..k]),
+        ]);
     }
+    writer.finish();
 }
 
 fn write_vocabulary(client: &mut SpiClient, model_id: i64, vocab: &tfidf::TfidfModel) {
