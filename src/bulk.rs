@@ -161,22 +161,8 @@ impl Value<'_> {
         match self {
             Value::Int8(v) => pg_sys::Datum::from(*v as usize),
             Value::Float4(v) => pg_sys::Datum::from(v.to_bits() as usize),
-            Value::Float4Array(values) => array_datum(
-                values
-                    .iter()
-                    .map(|v| pg_sys::Datum::from(v.to_bits() as usize)),
-                pg_sys::FLOAT4OID,
-                4,
-                pg_sys::TYPALIGN_INT,
-            ),
-            Value::Int4Array(values) => array_datum(
-                values
-                    .iter()
-                    .map(|&v| pg_sys::Datum::from(v as u32 as usize)),
-                pg_sys::INT4OID,
-                4,
-                pg_sys::TYPALIGN_INT,
-            ),
+            Value::Float4Array(values) => array4_datum(pg_sys::FLOAT4OID, values),
+            Value::Int4Array(values) => array4_datum(pg_sys::INT4OID, values),
         }
     }
 }
@@ -312,24 +298,37 @@ impl TableWriter {
     }
 }
 
-/// A one-dimensional array of pass-by-value `values` in the current memory context.
-fn array_datum(
-    values: impl ExactSizeIterator<Item = pg_sys::Datum>,
-    elem: pg_sys::Oid,
-    len: i32,
-    align: u8,
-) -> pg_sys::Datum {
-    let mut datums: Vec<pg_sys::Datum> = values.collect();
-    let n = i32::try_from(datums.len()).expect("arrays hold far fewer than 2^31 values");
-    // SAFETY: `datums` holds n values of type `elem`; construct_array copies them.
+/// A one-dimensional, NULL-free array of 4-byte pass-by-value values (float4, int4) in the
+/// current memory context, laid out as construct_array() lays it out: the ArrayType header, the
+/// dimension and lower bound 1 (ARR_OVERHEAD_NONULLS(1) = 24 bytes), then the values. Built
+/// directly because construct_array() goes through a Datum per element: 2.5% of a tier M
+/// refresh for the 95k user rows. An empty array is Postgres's empty array (no dimensions).
+fn array4_datum<T: Copy>(elem: pg_sys::Oid, values: &[T]) -> pg_sys::Datum {
+    const HEADER: usize = 24;
+    const _: () = assert!(std::mem::size_of::<pg_sys::ArrayType>() + 2 * 4 == HEADER);
+    assert_eq!(std::mem::size_of::<T>(), 4, "4-byte elements only");
+    // SAFETY: a fresh palloc of the exact size, every byte of it written below; the layout is
+    // that of a one-dimensional array without a null bitmap (src/include/utils/array.h).
     unsafe {
-        pg_sys::Datum::from(pg_sys::construct_array(
-            datums.as_mut_ptr(),
-            n,
-            elem,
-            len,
-            true,
-            align as std::ffi::c_char,
-        ))
+        if values.is_empty() {
+            return pg_sys::Datum::from(pg_sys::construct_empty_array(elem));
+        }
+        let bytes = HEADER + 4 * values.len();
+        let len = i32::try_from(bytes).expect("arrays hold far fewer than 2^29 values");
+        let ptr = pg_sys::palloc(bytes) as *mut u8;
+        let header = ptr as *mut pg_sys::ArrayType;
+        pgrx::varlena::set_varsize_4b(ptr as *mut pg_sys::varlena, len);
+        (*header).ndim = 1;
+        (*header).dataoffset = 0; // no null bitmap
+        (*header).elemtype = elem;
+        let dims = ptr.add(std::mem::size_of::<pg_sys::ArrayType>()) as *mut i32;
+        *dims = values.len() as i32; // dimension
+        *dims.add(1) = 1; // lower bound
+        std::ptr::copy_nonoverlapping(
+            values.as_ptr() as *const u8,
+            ptr.add(HEADER),
+            4 * values.len(),
+        );
+        pg_sys::Datum::from(ptr)
     }
 }

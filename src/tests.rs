@@ -541,6 +541,70 @@ fn text_edge_cases_do_not_break_anything() {
     assert!(one_i64("SELECT count(*) FROM reco.model_vocabulary WHERE term = 'bergtouren'") == 1);
 }
 
+/// The model rows are written straight through the table AM (bulk::TableWriter), with arrays
+/// built byte by byte: check their shape and, through identities of the SVD and TF-IDF, their
+/// values and order.
+#[pg_test]
+fn stored_model_arrays_are_exact() {
+    tiny_shop();
+    Spi::run(
+        "INSERT INTO reco.shoes (shoe_id, name, brand, type, lifespan_days) VALUES (20, '', '', '', 100)",
+    )
+    .unwrap();
+    let k = one_i64("SELECT factors::bigint FROM reco.refresh()");
+    // 5 users with history x 6 shoes seen: full rank at k = 5, so U·S·Vᵀ reproduces the matrix.
+    assert_eq!(k, 5);
+    let bad_shape = "SELECT count(*) FROM reco.model_users WHERE array_ndims(factors) <> 1 OR array_lower(factors, 1) <> 1 OR cardinality(factors) <> 5";
+    assert_eq!(one_i64(bad_shape), 0);
+    assert_eq!(
+        one_i64(&bad_shape.replace("model_users", "model_shoes")),
+        0
+    );
+    // User 1 viewed (1) and bought (5) shoe 10, viewed (1) shoe 11, never touched shoe 12.
+    let cell = |user: i64, shoe: i64| {
+        one_f64(&format!(
+            "SELECT sum(u.f * s.f)::float8
+             FROM reco.model_users mu, reco.model_shoes ms,
+                  unnest(mu.factors) WITH ORDINALITY u(f, j), unnest(ms.factors) WITH ORDINALITY s(f, j)
+             WHERE mu.user_id = {user} AND ms.shoe_id = {shoe} AND u.j = s.j"
+        ))
+    };
+    for (user, shoe, want) in [(1, 10, 6.0), (1, 11, 1.0), (1, 12, 0.0), (2, 11, 3.0), (4, 13, 3.0)] {
+        let got = cell(user, shoe);
+        assert!((got - want).abs() < 1e-4, "A[{user}, {shoe}] = {got}, want {want}");
+    }
+    // The shoe factors (V) have orthonormal columns.
+    let worst = one_f64(
+        "SELECT max(abs(n - 1))::float8 FROM (
+             SELECT j, sum(f * f) AS n FROM reco.model_shoes, unnest(factors) WITH ORDINALITY v(f, j)
+             GROUP BY j) c",
+    );
+    assert!(worst < 1e-5, "{worst}");
+    // TF-IDF rows are L2-normalised, terms and weights pair up, and a shoe with no text has
+    // empty arrays.
+    assert_eq!(
+        one_i64(
+            "SELECT count(*) FROM reco.model_shoes
+             WHERE cardinality(tfidf_terms) <> cardinality(tfidf_weights)
+                OR (shoe_id <> 20 AND abs((SELECT sum(w * w) FROM unnest(tfidf_weights) w) - 1) > 1e-5)"
+        ),
+        0
+    );
+    assert_eq!(
+        one_i64("SELECT count(*) FROM reco.model_shoes WHERE shoe_id = 20 AND tfidf_terms = '{}' AND tfidf_weights = '{}' AND popularity = 0"),
+        1
+    );
+    // Every term id refers to the version's vocabulary.
+    assert_eq!(
+        one_i64(
+            "SELECT count(*) FROM reco.model_shoes s, unnest(s.tfidf_terms) t
+             WHERE NOT EXISTS (SELECT 1 FROM reco.model_vocabulary v
+                               WHERE v.model_id = s.model_id AND v.term_id = t)"
+        ),
+        0
+    );
+}
+
 #[pg_test]
 fn planted_segments_get_shoes_of_their_type() {
     load_shop();
