@@ -90,7 +90,7 @@ impl Csr32 {
 
 /// Transposes a CSR matrix with a two-pass counting sort (O(nnz + rows +
 /// cols)). Within each output row the column indices come out sorted.
-pub(crate) fn transpose(a: CsrRef<'_, usize>) -> Csr32 {
+pub(crate) fn transpose<I: Idx>(a: CsrRef<'_, I>) -> Csr32 {
     assert!(
         a.rows <= u32::MAX as usize,
         "matrix has more than 2^32 rows; not supported"
@@ -98,7 +98,7 @@ pub(crate) fn transpose(a: CsrRef<'_, usize>) -> Csr32 {
     let nnz = a.indptr[a.rows];
     let mut indptr = vec![0usize; a.cols + 1];
     for &j in &a.indices[..nnz] {
-        indptr[j + 1] += 1;
+        indptr[j.ix() + 1] += 1;
     }
     for j in 0..a.cols {
         indptr[j + 1] += indptr[j];
@@ -108,7 +108,7 @@ pub(crate) fn transpose(a: CsrRef<'_, usize>) -> Csr32 {
     let mut data = vec![0f32; nnz];
     for i in 0..a.rows {
         for p in a.indptr[i]..a.indptr[i + 1] {
-            let j = a.indices[p];
+            let j = a.indices[p].ix();
             let dst = next[j];
             next[j] += 1;
             indices[dst] = i as u32;
@@ -277,12 +277,41 @@ fn spmm_rows<I: Idx, O: Real, const FUSED: bool>(
                 spmm_block::<I, 8, FUSED, false>(idx, val, x, w, c0, &mut acc[c0..c0 + 8]);
                 c0 += 8;
             }
-            for (p, &v) in idx.iter().zip(val) {
-                let base = p.ix() * w;
-                for (c, s) in acc.iter_mut().enumerate().skip(c0) {
-                    *s = fmadd::<FUSED>(v as f64, x[base + c] as f64, *s);
+            // The last w % 8 columns (2 for the default sketch width 74) also keep their sums
+            // in registers: a running sum in memory chains each multiply-add through a store
+            // and a load, which made these 2 columns cost as much as the other 72 together.
+            for b in [4, 2, 1] {
+                if c0 + b <= w {
+                    match b {
+                        4 => spmm_block::<I, 4, FUSED, false>(
+                            idx,
+                            val,
+                            x,
+                            w,
+                            c0,
+                            &mut acc[c0..c0 + 4],
+                        ),
+                        2 => spmm_block::<I, 2, FUSED, false>(
+                            idx,
+                            val,
+                            x,
+                            w,
+                            c0,
+                            &mut acc[c0..c0 + 2],
+                        ),
+                        _ => spmm_block::<I, 1, FUSED, false>(
+                            idx,
+                            val,
+                            x,
+                            w,
+                            c0,
+                            &mut acc[c0..c0 + 1],
+                        ),
+                    }
+                    c0 += b;
                 }
             }
+            debug_assert_eq!(c0, w);
         }
         for (o, &s) in orow.iter_mut().zip(acc.iter()) {
             *o = O::from_f64(s);
