@@ -1,5 +1,6 @@
 //! Moving many values between Postgres and Rust buffers, for refresh(): streaming the rows of a
-//! query in (the whole interaction log), and building the big array parameters of its INSERTs.
+//! query in (the whole interaction log), and writing the rows of a new model version's tables
+//! out ([`TableWriter`]).
 //!
 //! A SPI cursor copies every result row into a tuple table and pgrx then calls back into
 //! Postgres for each value; at 2M rows (tier M) that copying and the per-call FFI guards cost more
