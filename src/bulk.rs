@@ -62,7 +62,8 @@ unsafe extern "C-unwind" fn nothing(_dest: *mut pg_sys::DestReceiver) {}
 /// Run the read-only `query` (no parameters) in the current SPI connection and call `on_row`
 /// with each row's values and null flags, in the executor's order. Returns the number of rows.
 ///
-/// `on_row` runs inside the executor: it must not call Postgres and should not panic (a panic
+/// `on_row` runs inside the executor, on this thread: it must not run queries (no SPI), may use
+/// plain Postgres functions such as detoasting ([`text_bytes`]), and should not panic (a panic
 /// becomes an ERROR, which aborts the query). Datums are valid only during the call.
 pub fn for_each_row(
     what: &str,
@@ -128,7 +129,8 @@ const WRITER_BATCH: usize = 1000;
 /// attaches them): nobody else can see such a table before the commit, and there is nothing to
 /// maintain beside the heap. [`TableWriter::open`] checks all of that, and the column names
 /// and types, and refuses otherwise. Constraints are not evaluated on this path: every value
-/// must be non-NULL and of the column's type, which the typed `Value`s guarantee.
+/// must be non-NULL and of the column's type, which the typed `Value`s guarantee, and the caller
+/// must keep the table's CHECK (model_id = its version), which refresh() does by construction.
 pub struct TableWriter {
     rel: pg_sys::Relation,
     slots: Vec<*mut pg_sys::TupleTableSlot>,

@@ -42,30 +42,34 @@ pub fn shoe_text(s: &ShoeRow) -> ShoeText<'_> {
 }
 
 /// The whole catalogue ordered by shoe_id.
-pub fn read_catalog(client: &SpiClient) -> Vec<ShoeRow> {
-    let table = client
-        .select(
-            "SELECT shoe_id, name, brand, type, coalesce(material, ''), coalesce(color, ''), \
-                    coalesce(description, ''), price::float8, active \
-             FROM reco.shoes ORDER BY shoe_id",
-            None,
-            &[],
-        )
-        .unwrap_or_else(|e| errors::spi("reading reco.shoes", e));
-    let mut out = Vec::with_capacity(table.len());
-    for row in table {
+pub fn read_catalog(_client: &SpiClient) -> Vec<ShoeRow> {
+    let mut out = Vec::new();
+    // Through bulk::for_each_row: pgrx's per-value conversions of a SPI tuple table took 0.06 s
+    // for tier M's 20k shoes, as long as reading 400k interactions.
+    let mut on_row = |values: &[pgrx::pg_sys::Datum], nulls: &[bool]| {
+        // SAFETY: columns 2-7 are text, non-NULL (NOT NULL or coalesced).
+        let text = |i: usize| {
+            String::from_utf8_lossy(unsafe { crate::bulk::text_bytes(values[i]) }).into_owned()
+        };
         out.push(ShoeRow {
-            shoe_id: row.get(1).ok().flatten().expect("shoe_id is NOT NULL"),
-            name: row.get(2).ok().flatten().unwrap_or_default(),
-            brand: row.get(3).ok().flatten().unwrap_or_default(),
-            shoe_type: row.get(4).ok().flatten().unwrap_or_default(),
-            material: row.get(5).ok().flatten().unwrap_or_default(),
-            color: row.get(6).ok().flatten().unwrap_or_default(),
-            description: row.get(7).ok().flatten().unwrap_or_default(),
-            price: row.get(8).ok().flatten(),
-            active: row.get(9).ok().flatten().unwrap_or(false),
+            shoe_id: values[0].value() as i64,
+            name: text(1),
+            brand: text(2),
+            shoe_type: text(3),
+            material: text(4),
+            color: text(5),
+            description: text(6),
+            price: (!nulls[7]).then(|| f64::from_bits(values[7].value() as u64)),
+            active: values[8].value() != 0,
         });
-    }
+    };
+    crate::bulk::for_each_row(
+        "reading reco.shoes",
+        "SELECT shoe_id, name, brand, type, coalesce(material, ''), coalesce(color, ''), \
+                coalesce(description, ''), price::float8, active \
+         FROM reco.shoes ORDER BY shoe_id",
+        &mut on_row,
+    );
     out
 }
 
