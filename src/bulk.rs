@@ -292,6 +292,18 @@ impl TableWriter {
                 finish(self.rel, pg_sys::TABLE_INSERT_SKIP_FSM as c_int);
             }
             pg_sys::FreeBulkInsertState(self.bistate);
+            // With wal_level = minimal the new table is not WAL-logged: the commit must write
+            // its dirty buffers out and fsync the file. Writing the buffers now and asking the
+            // kernel to start writeback (sync_file_range) lets the disk work while refresh()
+            // goes on with the other tables, instead of at the commit, where it took 0.23 s of
+            // a tier M refresh. Under replica or logical the WAL protects the rows and the
+            // buffers can wait for a checkpoint, so nothing is written early.
+            if pg_sys::wal_level < pg_sys::WalLevel::WAL_LEVEL_REPLICA as c_int {
+                pg_sys::FlushRelationBuffers(self.rel);
+                let smgr = pg_sys::RelationGetSmgr(self.rel);
+                let blocks = pg_sys::smgrnblocks(smgr, pg_sys::ForkNumber::MAIN_FORKNUM);
+                pg_sys::smgrwriteback(smgr, pg_sys::ForkNumber::MAIN_FORKNUM, 0, blocks);
+            }
             for &slot in &self.slots {
                 pg_sys::ExecDropSingleTupleTableSlot(slot);
             }

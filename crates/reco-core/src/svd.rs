@@ -159,31 +159,45 @@ pub fn randomized_svd(a: &CsMat<f32>, p: &SvdParams, checkpoint: &mut dyn FnMut(
         // on the short side, AᵀQ = (AᵀY)·M, or folded into the final factors. That saves a
         // tall m × c × c product per step; AᵀY is kept in f64 because M amplifies its
         // rounding by up to cond(Y).
+        //
+        // Inside the iterations the Gram matrix of Y = A·Z is taken from the short side,
+        // YᵀY = Zᵀ(AᵀY), with AᵀY computed anyway: an n × c instead of an m × c product. It
+        // differs from the Gram matrix of the stored f32 Y by about eps32·cond(Y)² relative
+        // to its smallest eigenvalues, which only perturbs the next basis (re-orthonormalised
+        // explicitly on the short side). The Q that the factors come from needs the exact
+        // Gram matrix of the stored Y, so the last one is computed from Y itself.
         let mut y: Vec<f32> = spmm(a_ref, &omega, l);
         let mut cy = l;
-        drop(omega);
+        let mut z = omega; // Y = A·Z
         checkpoint();
-        let (mut my, mut r) = svqb_coefficients(&gram(&y, cy), cy, p.power_iters == 0);
-        checkpoint();
-
-        for it in 0..p.power_iters {
-            if r == 0 {
-                break;
-            }
+        let mut r = cy;
+        for _ in 0..p.power_iters {
             let aty: Vec<f64> = spmm(at.view(), &y, cy);
             drop(y); // release the tall buffer before allocating the next one
             checkpoint();
-            let z = mul_small(&aty, cy, &my, r);
+            let mut g = cross_gram(&z, cy, &aty, cy);
+            symmetrize(&mut g, cy);
+            let my;
+            (my, r) = svqb_coefficients(&g, cy, false);
+            if r == 0 {
+                y = Vec::new();
+                break;
+            }
+            let zn = mul_small(&aty, cy, &my, r);
             drop(aty);
-            let (z, rz) = orthonormalize(z, r, false);
+            let rz;
+            (z, rz) = orthonormalize(zn, r, false);
             checkpoint();
             y = spmm(a_ref, &z, rz);
             cy = rz;
-            drop(z);
-            checkpoint();
-            (my, r) = svqb_coefficients(&gram(&y, cy), cy, it + 1 == p.power_iters);
             checkpoint();
         }
+        drop(z);
+        let mut my = Vec::new();
+        if r > 0 {
+            (my, r) = svqb_coefficients(&gram(&y, cy), cy, true);
+        }
+        checkpoint();
 
         if r > 0 {
             // Bᵀ = AᵀQ (n × r), then Bᵀ = Q₂·C.
@@ -301,16 +315,21 @@ fn svqb_coefficients(g: &[f64], c: usize, full: bool) -> (Vec<f64>, usize) {
             g2[i * r1 + j] = (0..c).map(|t| m1[t * r1 + i] * gm1[t * r1 + j]).sum();
         }
     }
-    // Symmetrise: the two triangles differ by rounding only.
-    for i in 0..r1 {
-        for j in 0..i {
-            let v = 0.5 * (g2[i * r1 + j] + g2[j * r1 + i]);
-            g2[i * r1 + j] = v;
-            g2[j * r1 + i] = v;
-        }
-    }
+    symmetrize(&mut g2, r1);
     let (m2, r2) = svqb_pass(&g2, r1);
     (matmul_small(&m1, c, r1, &m2, r2), r2)
+}
+
+/// Replaces the square c × c `g` by `(g + gᵀ)/2`: a Gram matrix computed as a cross product is
+/// symmetric only up to rounding.
+fn symmetrize(g: &mut [f64], c: usize) {
+    for i in 0..c {
+        for j in 0..i {
+            let v = 0.5 * (g[i * c + j] + g[j * c + i]);
+            g[i * c + j] = v;
+            g[j * c + i] = v;
+        }
+    }
 }
 
 /// `A·B` for small row-major f64 matrices (a × b times b × c).
