@@ -69,9 +69,7 @@ fn refresh() -> TableIterator<
 
         // ---- read ----
         let t_read = Instant::now();
-        let tt = Instant::now();
-        let catalog = read_catalog(client);
-        step_done("reading the catalogue", tt);
+        let catalog = timed_step("reading the catalogue", || read_catalog(client));
         if catalog.is_empty() {
             errors::no_data(
                 "reco.refresh(): reco.shoes is empty, there is nothing to recommend",
@@ -95,10 +93,16 @@ fn refresh() -> TableIterator<
                     let fitted = tfidf::fit_transform(&texts);
                     (fitted, t_tfidf.elapsed().as_secs_f64())
                 });
-                let tt = Instant::now();
                 let (user_ids, triplets, interaction_rows, reference_epoch) =
-                    read_interactions(client, &shoe_pos, &action_weights, half_life_days, &sizes);
-                step_done("reading interactions", tt);
+                    timed_step("reading interactions", || {
+                        read_interactions(
+                            client,
+                            &shoe_pos,
+                            &action_weights,
+                            half_life_days,
+                            &sizes,
+                        )
+                    });
                 if interaction_rows == 0 {
                     errors::no_data(
                         "reco.refresh(): reco.interactions is empty, there is nothing to learn from",
@@ -112,9 +116,7 @@ fn refresh() -> TableIterator<
                     let popularity = column_sums(&a);
                     (a, popularity, tt.elapsed().as_secs_f64())
                 });
-                let tt = Instant::now();
-                let segment_of_user = read_user_segments(&user_ids);
-                step_done("reading users", tt);
+                let segment_of_user = timed_step("reading users", || read_user_segments(&user_ids));
                 let content = content.join().expect("TF-IDF does not panic");
                 let matrix = matrix.join().expect("building the matrix does not panic");
                 (
@@ -189,54 +191,52 @@ fn refresh() -> TableIterator<
             .expect("INSERT ... RETURNING gives a row");
 
         // The version's own tables, filled below and attached as partitions at the end.
-        let tt = Instant::now();
-        client
-            .update(
-                "SELECT reco.create_model_partitions($1)",
-                None,
-                &[model_id.into()],
+        timed_step("creating the tables", || {
+            client
+                .update(
+                    "SELECT reco.create_model_partitions($1)",
+                    None,
+                    &[model_id.into()],
+                )
+                .unwrap_or_else(|e| errors::spi("creating the model version's tables", e))
+        });
+        timed_step("writing shoes", || {
+            write_shoes(
+                client,
+                model_id,
+                &catalog,
+                &svd.shoe_factors,
+                factors,
+                &popularity,
+                &tfidf_matrix,
             )
-            .unwrap_or_else(|e| errors::spi("creating the model version's tables", e));
-        step_done("creating the tables", tt);
-        let tt = Instant::now();
-        write_shoes(
-            client,
-            model_id,
-            &catalog,
-            &svd.shoe_factors,
-            factors,
-            &popularity,
-            &tfidf_matrix,
-        );
-        step_done("writing shoes", tt);
-        let tt = Instant::now();
-        write_users(client, model_id, &user_ids, &svd.user_factors, factors);
-        step_done("writing users", tt);
-        let tt = Instant::now();
-        write_vocabulary(client, model_id, &vocab);
-        step_done("writing the vocabulary", tt);
-        let tt = Instant::now();
-        write_segments(
-            client,
-            model_id,
-            &catalog,
-            &segment_names,
-            &segment_users,
-            &segment_sums,
-        );
-        step_done("writing segments", tt);
-        let tt = Instant::now();
-        client
-            .update(
-                "SELECT reco.attach_model_partitions($1)",
-                None,
-                &[model_id.into()],
+        });
+        timed_step("writing users", || {
+            write_users(client, model_id, &user_ids, &svd.user_factors, factors)
+        });
+        timed_step("writing the vocabulary", || {
+            write_vocabulary(client, model_id, &vocab)
+        });
+        timed_step("writing segments", || {
+            write_segments(
+                client,
+                model_id,
+                &catalog,
+                &segment_names,
+                &segment_users,
+                &segment_sums,
             )
-            .unwrap_or_else(|e| errors::spi("attaching the model version's tables", e));
-        step_done("building keys and attaching", tt);
-        let tt = Instant::now();
-        prune_old_versions(client);
-        step_done("pruning", tt);
+        });
+        timed_step("building keys and attaching", || {
+            client
+                .update(
+                    "SELECT reco.attach_model_partitions($1)",
+                    None,
+                    &[model_id.into()],
+                )
+                .unwrap_or_else(|e| errors::spi("attaching the model version's tables", e))
+        });
+        timed_step("pruning", || prune_old_versions(client));
         let write_seconds = t_write.elapsed().as_secs_f64();
         let seconds = serde_json::json!({
             "read": read_seconds, "svd": svd_seconds, "tfidf": tfidf_seconds, "write": write_seconds,
@@ -267,12 +267,16 @@ fn refresh() -> TableIterator<
 
 /// Refuse before allocating when the estimated peak is above reco.refresh_memory_limit: a
 /// backend killed by the OOM killer takes the whole cluster through crash recovery.
-/// Seconds of a step of refresh(), at DEBUG1 (SET client_min_messages = debug1 to see them).
-fn step_done(step: &str, since: Instant) {
+/// Runs a step of refresh() and reports its seconds at DEBUG1 (SET client_min_messages = debug1
+/// to see them).
+fn timed_step<T>(step: &str, run: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let result = run();
     pgrx::debug1!(
         "reco.refresh(): {step}: {:.3} s",
-        since.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64()
     );
+    result
 }
 
 /// Row counts of the input tables, as estimated by the planner (or counted, if never analysed).
