@@ -21,7 +21,84 @@ use crate::errors;
 struct Receiver<'a> {
     dest: pg_sys::DestReceiver,
     natts: usize,
+    columns: &'a [Column<'a>],
     on_row: &'a mut dyn FnMut(&[pg_sys::Datum], &[bool]),
+}
+
+/// What the reader of a result column expects: the values are read raw (an int8 as the datum
+/// itself, a text through its varlena header), so a column of another type would be read as
+/// garbage or crash the backend. [`for_each_row`] checks every column's type against this once
+/// per query, before the first row, and refuses a mismatch with SQLSTATE 42804 naming the
+/// column: a shop may have altered the type of a column of reco's tables.
+#[derive(Clone, Copy)]
+pub struct Column<'a> {
+    /// The table the column comes from, for the message (e.g. "reco.shoes").
+    pub table: &'a str,
+    /// Its name in that table.
+    pub name: &'a str,
+    pub kind: Kind,
+}
+
+/// Column types the raw readers know how to read.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Kind {
+    Int8,
+    Int4,
+    Float8,
+    Bool,
+    TimestampTz,
+    /// text or varchar (the same bytes).
+    Text,
+}
+
+impl Kind {
+    fn accepts(self, oid: pg_sys::Oid) -> bool {
+        match self {
+            Kind::Int8 => oid == pg_sys::INT8OID,
+            Kind::Int4 => oid == pg_sys::INT4OID,
+            Kind::Float8 => oid == pg_sys::FLOAT8OID,
+            Kind::Bool => oid == pg_sys::BOOLOID,
+            Kind::TimestampTz => oid == pg_sys::TIMESTAMPTZOID,
+            Kind::Text => oid == pg_sys::TEXTOID || oid == pg_sys::VARCHAROID,
+        }
+    }
+
+    fn sql_name(self) -> &'static str {
+        match self {
+            Kind::Int8 => "bigint",
+            Kind::Int4 => "integer",
+            Kind::Float8 => "double precision",
+            Kind::Bool => "boolean",
+            Kind::TimestampTz => "timestamp with time zone",
+            Kind::Text => "text",
+        }
+    }
+}
+
+impl<'a> Column<'a> {
+    pub const fn new(table: &'a str, name: &'a str, kind: Kind) -> Column<'a> {
+        Column { table, name, kind }
+    }
+}
+
+/// Raises 42804 for a column whose type `found` is not what `expected` reads.
+pub fn type_mismatch(expected: &Column, found: pg_sys::Oid) -> ! {
+    // SAFETY: format_type_be only reads the catalogs; it raises for an unknown oid, which a
+    // column's type never is.
+    let found_name = unsafe {
+        let p = pg_sys::format_type_be(found);
+        std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+    };
+    errors::raise(
+        pgrx::PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+        format!(
+            "column {}.{} has type {found_name}, but reco reads it as {}",
+            expected.table,
+            expected.name,
+            expected.kind.sql_name()
+        ),
+        Some("The columns of reco's tables must keep the types the extension created them with: change the column back (ALTER TABLE ... ALTER COLUMN ... TYPE ...)."),
+    )
 }
 
 #[pg_guard]
@@ -52,8 +129,28 @@ unsafe extern "C-unwind" fn startup(
     _operation: c_int,
     typeinfo: pg_sys::TupleDesc,
 ) {
-    // SAFETY: as in receive_slot; `typeinfo` describes the result rows.
-    unsafe { (*(dest as *mut Receiver)).natts = (*typeinfo).natts as usize };
+    // SAFETY: as in receive_slot; `typeinfo` describes the result rows, `natts` attributes.
+    unsafe {
+        let receiver = &mut *(dest as *mut Receiver);
+        let natts = (*typeinfo).natts as usize;
+        let attrs = (*typeinfo).attrs.as_slice(natts);
+        if natts != receiver.columns.len() {
+            errors::raise(
+                pgrx::PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!(
+                    "reco: a query returned {natts} columns where {} were expected",
+                    receiver.columns.len()
+                ),
+                None,
+            );
+        }
+        for (attr, column) in attrs.iter().zip(receiver.columns) {
+            if !column.kind.accepts(attr.atttypid) {
+                type_mismatch(column, attr.atttypid);
+            }
+        }
+        receiver.natts = natts;
+    }
 }
 
 #[pg_guard]
@@ -61,6 +158,8 @@ unsafe extern "C-unwind" fn nothing(_dest: *mut pg_sys::DestReceiver) {}
 
 /// Run the read-only `query` (no parameters) in the current SPI connection and call `on_row`
 /// with each row's values and null flags, in the executor's order. Returns the number of rows.
+/// `columns` describes the result columns; their types are checked before the first row (see
+/// [`Column`]), so `on_row` may read each value as its [`Kind`] says.
 ///
 /// `on_row` runs inside the executor, on this thread: it must not run queries (no SPI), may use
 /// plain Postgres functions such as detoasting ([`text_bytes`]), and should not panic (a panic
@@ -68,6 +167,7 @@ unsafe extern "C-unwind" fn nothing(_dest: *mut pg_sys::DestReceiver) {}
 pub fn for_each_row(
     what: &str,
     query: &str,
+    columns: &[Column],
     on_row: &mut dyn FnMut(&[pg_sys::Datum], &[bool]),
 ) -> u64 {
     let sql = CString::new(query).expect("queries are static and have no NUL");
@@ -82,6 +182,7 @@ pub fn for_each_row(
             mydest: pg_sys::CommandDest::DestTuplestore,
         },
         natts: 0,
+        columns,
         on_row,
     };
     let options = pg_sys::SPIExecuteOptions {

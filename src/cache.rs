@@ -1,9 +1,10 @@
 //! Per-backend cache of the active model joined with the current catalogue.
 //!
-//! A backend keeps one `Cache`, keyed by (active model id, catalogue version). Each call of
+//! A backend keeps one [`Cache`], keyed by (active model id, catalogue version). Each call of
 //! recommend()/similar() reads both with one tiny query and rebuilds the cache only when either
 //! changed (a refresh committed, or reco.shoes was modified), so a call normally costs a
-//! matrix-vector product and a top-k instead of a table scan.
+//! matrix-vector product and a top-k instead of a table scan. What is cached is a
+//! [`ServingModel`] of reco-core; this module only reads it from the tables.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -11,47 +12,43 @@ use std::rc::Rc;
 
 use pgrx::pg_sys::PgOid;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient};
-use reco_core::tfidf::{self, ShoeText, TfidfModel};
-use sprs::CsMat;
+use reco_core::catalog::Shoe;
+use reco_core::serving::{ServingModel, StoredModel};
+use reco_core::tfidf::TfidfModel;
 
-use crate::errors;
-use crate::scoring::scale_to_unit_max;
+use crate::bulk::{for_each_row, text_bytes, Column, Kind};
+use crate::errors::{self, column};
 
-/// One catalogue row, as much of it as recommendations and reasons need.
-pub struct ShoeRow {
-    pub shoe_id: i64,
-    pub name: String,
-    pub brand: String,
-    pub shoe_type: String,
-    pub material: String,
-    pub color: String,
-    pub description: String,
-    pub price: Option<f64>,
-    pub active: bool,
-}
-
-pub fn shoe_text(s: &ShoeRow) -> ShoeText<'_> {
-    ShoeText {
-        name: &s.name,
-        brand: &s.brand,
-        shoe_type: &s.shoe_type,
-        material: &s.material,
-        color: &s.color,
-        description: &s.description,
-    }
-}
+const SHOES: &str = "reco.shoes";
+/// The columns read_catalog() reads, in its query's order.
+const CATALOG_COLUMNS: [Column; 9] = [
+    Column::new(SHOES, "shoe_id", Kind::Int8),
+    Column::new(SHOES, "name", Kind::Text),
+    Column::new(SHOES, "brand", Kind::Text),
+    Column::new(SHOES, "type", Kind::Text),
+    Column::new(SHOES, "material", Kind::Text),
+    Column::new(SHOES, "color", Kind::Text),
+    Column::new(SHOES, "description", Kind::Text),
+    Column::new(SHOES, "price", Kind::Float8),
+    Column::new(SHOES, "active", Kind::Bool),
+];
 
 /// The whole catalogue ordered by shoe_id.
-pub fn read_catalog(_client: &SpiClient) -> Vec<ShoeRow> {
+pub fn read_catalog() -> Vec<Shoe> {
     let mut out = Vec::new();
     // Through bulk::for_each_row: pgrx's per-value conversions of a SPI tuple table took 0.06 s
-    // for tier M's 20k shoes, as long as reading 400k interactions.
+    // for tier M's 20k shoes, as long as reading 400k interactions. The column types are
+    // checked before the first row (CATALOG_COLUMNS), so the raw reads below are sound.
     let mut on_row = |values: &[pgrx::pg_sys::Datum], nulls: &[bool]| {
-        // SAFETY: columns 2-7 are text, non-NULL (NOT NULL or coalesced).
+        // SAFETY: columns 1-6 are text (checked); a NULL one is read as ''.
         let text = |i: usize| {
-            String::from_utf8_lossy(unsafe { crate::bulk::text_bytes(values[i]) }).into_owned()
+            if nulls[i] {
+                String::new()
+            } else {
+                String::from_utf8_lossy(unsafe { text_bytes(values[i]) }).into_owned()
+            }
         };
-        out.push(ShoeRow {
+        out.push(Shoe {
             shoe_id: values[0].value() as i64,
             name: text(1),
             brand: text(2),
@@ -60,68 +57,33 @@ pub fn read_catalog(_client: &SpiClient) -> Vec<ShoeRow> {
             color: text(5),
             description: text(6),
             price: (!nulls[7]).then(|| f64::from_bits(values[7].value() as u64)),
-            active: values[8].value() != 0,
+            active: !nulls[8] && values[8].value() != 0,
         });
     };
-    crate::bulk::for_each_row(
+    // price is numeric(10,2): cast here, and any numeric type casts to float8 safely.
+    for_each_row(
         "reading reco.shoes",
-        "SELECT shoe_id, name, brand, type, coalesce(material, ''), coalesce(color, ''), \
-                coalesce(description, ''), price::float8, active \
+        "SELECT shoe_id, name, brand, type, material, color, description, price::float8 AS price, active \
          FROM reco.shoes ORDER BY shoe_id",
+        &CATALOG_COLUMNS,
         &mut on_row,
     );
     out
 }
 
-/// Everything recommend()/similar() need, indexed by catalogue position (shoe_id order).
+/// The serving model and the key it was built for.
 pub struct Cache {
     pub model_id: Option<i64>,
     pub catalog_version: i64,
     /// Newest interaction id when there is no model (popularity is then read live), else None.
     pub log_mark: Option<i64>,
-    pub shoes: Vec<ShoeRow>,
-    pub pos: HashMap<i64, usize>,
-    /// Factors per shoe (k each); zeros for shoes the model has not seen.
-    pub k: usize,
-    pub factors: Vec<f32>,
-    /// The same rows scaled to unit length, so similar() gets cosines from dot products.
-    pub unit_factors: Vec<f32>,
-    pub in_model: Vec<bool>,
-    /// TF-IDF rows (L2-normalised), and the same matrix by term for scoring a query.
-    pub content: CsMat<f32>,
-    pub content_by_term: CsMat<f32>,
-    pub vocab: TfidfModel,
-    /// Popularity scaled to a maximum of 1.
-    pub popularity: Vec<f32>,
-    /// segment -> (users, [(catalogue position, score scaled to max 1)] best first)
-    pub segments: HashMap<String, (i32, Vec<(usize, f32)>)>,
-    /// Time decay of the model (0 = none) and its reference time (epoch seconds).
-    pub half_life_days: f64,
-    pub reference_epoch: f64,
+    pub model: ServingModel,
 }
 
-impl Cache {
-    pub fn view(&self) -> crate::scoring::ModelView<'_> {
-        crate::scoring::ModelView {
-            k: self.k,
-            factors: &self.factors,
-            in_model: &self.in_model,
-            content: &self.content,
-            content_by_term: &self.content_by_term,
-            popularity: &self.popularity,
-        }
-    }
-
-    pub fn factor_row(&self, pos: usize) -> &[f32] {
-        &self.factors[pos * self.k..(pos + 1) * self.k]
-    }
-
-    /// Sparse TF-IDF row of a shoe.
-    pub fn content_row(&self, pos: usize) -> Vec<(usize, f32)> {
-        self.content
-            .outer_view(pos)
-            .map(|r| r.iter().map(|(t, &w)| (t, w)).collect())
-            .unwrap_or_default()
+impl std::ops::Deref for Cache {
+    type Target = ServingModel;
+    fn deref(&self) -> &ServingModel {
+        &self.model
     }
 }
 
@@ -174,81 +136,54 @@ pub fn current(client: &SpiClient) -> Rc<Cache> {
     }
     // Drop the old cache before building the new one so the two never coexist in memory.
     CACHE.with(|c| *c.borrow_mut() = None);
-    let mut built = build(client, model_id, version);
-    built.log_mark = log_mark;
-    let built = Rc::new(built);
+    let shoes = read_catalog();
+    let model = match model_id {
+        Some(id) => ServingModel::from_stored(shoes, read_stored_model(client, id)),
+        None => {
+            let sums = live_popularity(client, &shoes);
+            ServingModel::without_model(shoes, sums)
+        }
+    };
+    let built = Rc::new(Cache {
+        model_id,
+        catalog_version: version,
+        log_mark,
+        model,
+    });
     CACHE.with(|c| *c.borrow_mut() = Some(built.clone()));
     built
 }
 
-fn build(client: &SpiClient, model_id: Option<i64>, catalog_version: i64) -> Cache {
-    let shoes = read_catalog(client);
+/// Before the first refresh: the summed action weights per shoe from the live log.
+fn live_popularity(client: &SpiClient, shoes: &[Shoe]) -> Vec<f32> {
     let pos: HashMap<i64, usize> = shoes
         .iter()
         .enumerate()
         .map(|(i, s)| (s.shoe_id, i))
         .collect();
-    let n = shoes.len();
-    let mut cache = match model_id {
-        Some(id) => build_from_model(client, id, shoes, pos),
-        None => build_without_model(client, shoes, pos),
-    };
-    cache.model_id = model_id;
-    cache.catalog_version = catalog_version;
-    debug_assert_eq!(cache.popularity.len(), n);
-    cache
-}
-
-/// Before the first refresh: content from a TF-IDF fitted on the spot, live popularity, no CF.
-fn build_without_model(client: &SpiClient, shoes: Vec<ShoeRow>, pos: HashMap<i64, usize>) -> Cache {
-    let texts: Vec<_> = shoes.iter().map(shoe_text).collect();
-    let (vocab, content) = tfidf::fit_transform(&texts);
-    drop(texts);
     let mut popularity = vec![0f32; shoes.len()];
     let table = client
         .select(
-            "SELECT i.shoe_id, sum(w.weight)::float8 FROM reco.interactions i \
+            "SELECT i.shoe_id::int8, sum(w.weight)::float8 FROM reco.interactions i \
              JOIN reco.action_weights w ON w.action = i.action GROUP BY i.shoe_id",
             None,
             &[],
         )
         .unwrap_or_else(|e| errors::spi("computing popularity", e));
     for row in table {
-        let id: Option<i64> = row.get(1).ok().flatten();
-        let sum: Option<f64> = row.get(2).ok().flatten();
+        let id: Option<i64> = column(&row, 1, "reco.interactions", "shoe_id");
+        let sum: Option<f64> = column(&row, 2, "reco.action_weights", "weight");
         if let (Some(p), Some(sum)) = (id.and_then(|id| pos.get(&id)), sum) {
             popularity[*p] = sum as f32;
         }
     }
-    scale_to_unit_max(&mut popularity);
-    let n = shoes.len();
-    Cache {
-        model_id: None,
-        catalog_version: 0,
-        log_mark: None,
-        content_by_term: content.to_csc(),
-        content,
-        vocab,
-        shoes,
-        pos,
-        k: 0,
-        factors: Vec::new(),
-        unit_factors: Vec::new(),
-        in_model: vec![false; n],
-        popularity,
-        segments: HashMap::new(),
-        half_life_days: 0.0,
-        reference_epoch: 0.0,
-    }
+    popularity
 }
 
-fn build_from_model(
-    client: &SpiClient,
-    model_id: i64,
-    shoes: Vec<ShoeRow>,
-    pos: HashMap<i64, usize>,
-) -> Cache {
-    let (k, half_life_days, reference_epoch) = client
+/// The stored parts of model version `model_id`.
+fn read_stored_model(client: &SpiClient, model_id: i64) -> StoredModel {
+    const MODELS: &str = "reco.models";
+    let row = client
         .select(
             "SELECT factors, coalesce((parameters->>'half_life_days')::float8, 0), \
                     coalesce((parameters->>'reference_epoch')::float8, 0) \
@@ -256,10 +191,14 @@ fn build_from_model(
             None,
             &[model_id.into()],
         )
-        .and_then(|t| t.first().get_three::<i32, f64, f64>())
         .unwrap_or_else(|e| errors::spi("reading the model", e));
+    let row = row.first();
+    let k: Option<i32> = column(&row, 1, MODELS, "factors");
+    let half_life_days: Option<f64> = column(&row, 2, MODELS, "parameters");
+    let reference_epoch: Option<f64> = column(&row, 3, MODELS, "parameters");
     let k = k.unwrap_or(0).max(0) as usize;
 
+    const VOCABULARY: &str = "reco.model_vocabulary";
     let mut terms = Vec::new();
     let mut idf = Vec::new();
     let table = client
@@ -270,15 +209,11 @@ fn build_from_model(
         )
         .unwrap_or_else(|e| errors::spi("reading the vocabulary", e));
     for row in table {
-        terms.push(row.get::<String>(1).ok().flatten().unwrap_or_default());
-        idf.push(row.get::<f64>(2).ok().flatten().unwrap_or(1.0));
+        terms.push(column::<String>(&row, 1, VOCABULARY, "term").unwrap_or_default());
+        idf.push(column::<f64>(&row, 2, VOCABULARY, "idf").unwrap_or(1.0));
     }
-    let vocab = TfidfModel::from_parts(terms, idf);
 
-    let n = shoes.len();
-    let mut factors = vec![0f32; n * k];
-    let mut in_model = vec![false; n];
-    let mut popularity = vec![0f32; n];
+    const MODEL_SHOES: &str = "reco.model_shoes";
     let table = client
         .select(
             "SELECT shoe_id, factors, popularity FROM reco.model_shoes WHERE model_id = $1",
@@ -286,29 +221,16 @@ fn build_from_model(
             &[model_id.into()],
         )
         .unwrap_or_else(|e| errors::spi("reading shoe factors", e));
+    let mut shoes = Vec::with_capacity(table.len());
     for row in table {
-        let id: i64 = row.get(1).ok().flatten().unwrap_or_default();
-        // A shoe deleted from the catalogue since the refresh is simply not served.
-        let Some(&p) = pos.get(&id) else { continue };
-        let f: Vec<f32> = row.get(2).ok().flatten().unwrap_or_default();
-        if f.len() == k {
-            factors[p * k..(p + 1) * k].copy_from_slice(&f);
-        }
-        in_model[p] = true;
-        popularity[p] = row.get::<f32>(3).ok().flatten().unwrap_or(0.0);
+        shoes.push((
+            column::<i64>(&row, 1, MODEL_SHOES, "shoe_id").unwrap_or_default(),
+            column::<Vec<f32>>(&row, 2, MODEL_SHOES, "factors").unwrap_or_default(),
+            column::<f32>(&row, 3, MODEL_SHOES, "popularity").unwrap_or(0.0),
+        ));
     }
-    // Content vectors from the shoes' current text with the model's vocabulary and idf: the same
-    // as the stored model_shoes rows for unchanged shoes, and right away for shoes added or
-    // edited since the refresh.
-    let rows: Vec<Vec<(usize, f32)>> = shoes
-        .iter()
-        .map(|shoe| vocab.transform(&shoe_text(shoe)))
-        .collect();
-    let content = csr_from_rows(&rows, vocab.vocabulary.len());
-    drop(rows);
-    scale_to_unit_max(&mut popularity);
 
-    let mut segments = HashMap::new();
+    const SEGMENTS: &str = "reco.model_segments";
     let table = client
         .select(
             "SELECT segment, users, shoe_ids, scores FROM reco.model_segments WHERE model_id = $1",
@@ -316,73 +238,21 @@ fn build_from_model(
             &[model_id.into()],
         )
         .unwrap_or_else(|e| errors::spi("reading segments", e));
+    let mut segments = Vec::with_capacity(table.len());
     for row in table {
-        let segment: String = row.get(1).ok().flatten().unwrap_or_default();
-        let users: i32 = row.get(2).ok().flatten().unwrap_or(0);
-        let ids: Vec<i64> = row.get(3).ok().flatten().unwrap_or_default();
-        let scores: Vec<f32> = row.get(4).ok().flatten().unwrap_or_default();
-        let max = scores.iter().cloned().fold(0f32, f32::max);
-        let list: Vec<(usize, f32)> = ids
-            .iter()
-            .zip(&scores)
-            .filter_map(|(id, s)| {
-                pos.get(id)
-                    .map(|&p| (p, if max > 0.0 { s / max } else { 0.0 }))
-            })
-            .collect();
-        segments.insert(segment, (users, list));
+        segments.push((
+            column::<String>(&row, 1, SEGMENTS, "segment").unwrap_or_default(),
+            column::<i32>(&row, 2, SEGMENTS, "users").unwrap_or(0),
+            column::<Vec<i64>>(&row, 3, SEGMENTS, "shoe_ids").unwrap_or_default(),
+            column::<Vec<f32>>(&row, 4, SEGMENTS, "scores").unwrap_or_default(),
+        ));
     }
-
-    Cache {
-        model_id: Some(model_id),
-        catalog_version: 0,
-        log_mark: None,
-        content_by_term: content.to_csc(),
-        content,
-        vocab,
-        shoes,
-        pos,
+    StoredModel {
         k,
-        unit_factors: unit_rows(&factors, k),
-        factors,
-        in_model,
-        popularity,
+        vocab: TfidfModel::from_parts(terms, idf),
+        shoes,
         segments,
         half_life_days: half_life_days.unwrap_or(0.0),
         reference_epoch: reference_epoch.unwrap_or(0.0),
     }
-}
-
-/// Rows of `factors` (k each) scaled to unit length; zero rows stay zero.
-fn unit_rows(factors: &[f32], k: usize) -> Vec<f32> {
-    let mut out = factors.to_vec();
-    if k == 0 {
-        return out;
-    }
-    for row in out.chunks_exact_mut(k) {
-        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm > 0.0 && norm.is_finite() {
-            row.iter_mut().for_each(|x| *x /= norm);
-        }
-    }
-    out
-}
-
-fn csr_from_rows(rows: &[Vec<(usize, f32)>], cols: usize) -> CsMat<f32> {
-    let mut indptr = Vec::with_capacity(rows.len() + 1);
-    let mut indices = Vec::new();
-    let mut data = Vec::new();
-    indptr.push(0);
-    for r in rows {
-        let mut r = r.clone();
-        r.sort_unstable_by_key(|e| e.0);
-        for (t, w) in r {
-            if t < cols {
-                indices.push(t);
-                data.push(w);
-            }
-        }
-        indptr.push(indices.len());
-    }
-    CsMat::new((rows.len(), cols), indptr, indices, data)
 }

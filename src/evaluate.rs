@@ -5,19 +5,19 @@ use std::collections::{HashMap, HashSet};
 
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
+use reco_core::matrix::Triplets;
 use reco_core::metrics;
-use reco_core::svd::{randomized_svd, SvdParams};
-use reco_core::tfidf;
+use reco_core::model::{self, ModelInputs, SegmentAssignment};
+use reco_core::offline::{self, ScoredUsers, SplitRow, METHODS};
+use reco_core::serving::ServingModel;
+use reco_core::svd::SvdParams;
 
-use crate::cache::{read_catalog, shoe_text, ShoeRow};
-use crate::errors;
+use crate::cache::read_catalog;
+use crate::errors::{self, column};
 use crate::guc;
-use crate::matrix::{column_sums, csr_from_triplets, Triplets};
-use crate::offline::{self, ScoredUsers, SplitRow, METHODS};
-use crate::scoring::{scale_to_unit_max, ModelView};
 
 struct Evaluation {
-    catalog: Vec<ShoeRow>,
+    model: ServingModel,
     users: ScoredUsers,
     rankings: Vec<[Vec<usize>; 4]>,
     parameters: serde_json::Value,
@@ -33,8 +33,18 @@ fn check_fraction(test_fraction: Option<f64>) -> f64 {
     }
 }
 
+/// Train on the train part through the same build as refresh() (reco_core::model::build) and
+/// rank with the same scoring as recommend().
 fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
-    let catalog = read_catalog(client);
+    const SPLIT: &str = "reco.evaluation_split()";
+    let svd = SvdParams {
+        k: guc::factors(),
+        oversample: guc::svd_oversampling(),
+        power_iters: guc::svd_power_iterations(),
+        seed: guc::seed(),
+    };
+    let (cf_weight, shrinkage) = (guc::cf_weight(), guc::history_shrinkage());
+    let catalog = read_catalog();
     let pos: HashMap<i64, usize> = catalog
         .iter()
         .enumerate()
@@ -50,16 +60,16 @@ fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
         )
         .unwrap_or_else(|e| errors::spi("reading the evaluation split", e));
     for r in table {
-        let shoe_id: i64 = r.get(2).ok().flatten().unwrap_or_default();
+        let shoe_id: i64 = column(&r, 2, SPLIT, "shoe_id").unwrap_or_default();
         let Some(&shoe_pos) = pos.get(&shoe_id) else {
             continue;
         };
         rows.push(SplitRow {
-            user_id: r.get(1).ok().flatten().unwrap_or_default(),
+            user_id: column(&r, 1, SPLIT, "user_id").unwrap_or_default(),
             shoe_pos,
-            relevant_action: r.get(3).ok().flatten().unwrap_or(false),
-            weight: r.get::<f64>(4).ok().flatten().unwrap_or(0.0) as f32,
-            test: r.get(5).ok().flatten().unwrap_or(false),
+            relevant_action: column(&r, 3, SPLIT, "action").unwrap_or(false),
+            weight: column::<f64>(&r, 4, SPLIT, "weight").unwrap_or(0.0) as f32,
+            test: column(&r, 5, SPLIT, "part").unwrap_or(false),
         });
     }
     check_for_interrupts!();
@@ -75,53 +85,33 @@ fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
         .map(|t| t.0 as usize + 1)
         .max()
         .unwrap_or(0);
-    let n = catalog.len();
     let mut triplets = Triplets::default();
     for (u, s, w) in train_rows {
         triplets.push(u, s, w);
     }
-    let a = csr_from_triplets(m, n, triplets);
-    let mut popularity = column_sums(&a);
-    scale_to_unit_max(&mut popularity);
-    let params = SvdParams {
-        k: guc::FACTORS.get() as usize,
-        oversample: guc::OVERSAMPLE.get() as usize,
-        power_iters: guc::POWER_ITERATIONS.get() as usize,
-        seed: guc::SEED.get() as u64,
+    let content = model::build_content(&catalog);
+    let inputs = ModelInputs {
+        catalog,
+        // Train users are identified by their row; the rankings go by ScoredUsers.
+        user_ids: (0..m as i64).collect(),
+        triplets,
+        segments: SegmentAssignment {
+            names: Vec::new(),
+            of_row: vec![None; m],
+        },
     };
-    let svd = randomized_svd(&a, &params, &mut || {
+    let built = model::build(inputs, content, &svd, &mut || {
         check_for_interrupts!();
     });
-    drop(a);
-    let kf = svd.singular_values.len();
-    let factors: Vec<f32> = svd.shoe_factors.iter().copied().collect();
-    let texts: Vec<_> = catalog.iter().map(shoe_text).collect();
-    let (_, content) = tfidf::fit_transform(&texts);
-    drop(texts);
-    let content_by_term = content.to_csc();
-    let in_model = vec![true; n];
-    let view = ModelView {
-        k: kf,
-        factors: &factors,
-        in_model: &in_model,
-        content: &content,
-        content_by_term: &content_by_term,
-        popularity: &popularity,
-    };
+    let model = ServingModel::from_model(built);
     check_for_interrupts!();
-    let rankings = offline::rank(
-        &view,
-        &users,
-        k,
-        guc::CF_WEIGHT.get(),
-        guc::HISTORY_SHRINKAGE.get(),
-    );
+    let rankings = offline::rank(&model.view(), &users, k, cf_weight, shrinkage);
     let parameters = serde_json::json!({
-        "factors": params.k, "oversampling": params.oversample, "power_iterations": params.power_iters,
-        "seed": params.seed, "cf_weight": guc::CF_WEIGHT.get(), "history_shrinkage": guc::HISTORY_SHRINKAGE.get(),
+        "factors": svd.k, "oversampling": svd.oversample, "power_iterations": svd.power_iters,
+        "seed": svd.seed, "cf_weight": cf_weight, "history_shrinkage": shrinkage,
     });
     Evaluation {
-        catalog,
+        model,
         users,
         rankings,
         parameters,
@@ -168,7 +158,7 @@ fn evaluate(
                 ev.rankings
                     .iter()
                     .flat_map(|ranks| ranks[mi].iter().map(|&p| p as u64)),
-                ev.catalog.len(),
+                ev.model.shoes.len(),
             );
             out.push((
                 method.to_string(),
@@ -243,7 +233,7 @@ fn evaluation_rankings(
                         format!("reco-{method}"),
                         *uid,
                         r as i32 + 1,
-                        ev.catalog[p].shoe_id,
+                        ev.model.shoes[p].shoe_id,
                     ));
                 }
             }

@@ -1,123 +1,362 @@
-//! Settings (`reco.*` GUCs). Every one of them is documented in README.md, "Settings".
+//! Settings (`reco.*` GUCs), read through typed accessors. Every one of them is documented in
+//! README.md, "Settings".
+//!
+//! The `reco` prefix is reserved (MarkGUCPrefixReserved): once the library is loaded, a name
+//! reco does not define, such as `SET reco.factor = 8`, is an error instead of a placeholder
+//! that nothing reads.
+//!
+//! A value set before the library was loaded (`SET reco.x = ...` as a session's first command,
+//! `ALTER DATABASE ... SET`, postgresql.conf) is kept by Postgres as a placeholder and checked
+//! when reco defines the setting; Postgres then only warns about an invalid value and keeps the
+//! default. reco remembers such a rejected value, and the accessor of that setting raises 22023
+//! until the setting is assigned again (SET, RESET), so a call never runs silently with a value
+//! other than the one the session asked for.
 
-use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::cell::UnsafeCell;
+use std::ffi::{c_int, c_void, CStr, CString};
+
+use pgrx::pg_sys;
+
+use crate::errors;
 
 /// Largest k accepted by recommend() and similar().
 pub const MAX_K: i32 = 10_000;
 
+/// A value Postgres writes through the pointer it is given when the setting is defined.
+struct Slot<T>(UnsafeCell<T>);
+
+// SAFETY: a backend is single-threaded as far as settings go: Postgres's GUC code and reco's
+// accessors run on the backend's main thread, and reco never reads settings from its worker
+// threads (they get values passed in).
+unsafe impl<T> Sync for Slot<T> {}
+
+impl<T: Copy> Slot<T> {
+    fn get(&self) -> T {
+        // SAFETY: see the Sync impl; Postgres writes the value only while no accessor runs.
+        unsafe { *self.0.get() }
+    }
+}
+
+struct IntSetting {
+    name: &'static CStr,
+    short: &'static CStr,
+    long: &'static CStr,
+    boot: c_int,
+    min: c_int,
+    max: c_int,
+    flags: c_int,
+}
+
+struct RealSetting {
+    name: &'static CStr,
+    short: &'static CStr,
+    long: &'static CStr,
+    boot: f64,
+    min: f64,
+    max: f64,
+}
+
 // Defaults chosen by reco.evaluate() on validation splits (scripts/eval/sweep.sh; BENCHMARKS.md,
 // "Choosing the defaults"): 32 factors and a CF weight of 0.5 were best on both MovieLens and the
 // synthetic shop; the action weights 1/3/5 were within noise of the alternatives tried.
-pub static FACTORS: GucSetting<i32> = GucSetting::<i32>::new(32);
-pub static OVERSAMPLE: GucSetting<i32> = GucSetting::<i32>::new(10);
-pub static POWER_ITERATIONS: GucSetting<i32> = GucSetting::<i32>::new(4);
-pub static SEED: GucSetting<i32> = GucSetting::<i32>::new(42);
-pub static HALF_LIFE_DAYS: GucSetting<f64> = GucSetting::<f64>::new(0.0);
-pub static KEEP_MODELS: GucSetting<i32> = GucSetting::<i32>::new(3);
-pub static REFRESH_MEMORY_LIMIT_MB: GucSetting<i32> = GucSetting::<i32>::new(4096);
-pub static CF_WEIGHT: GucSetting<f64> = GucSetting::<f64>::new(0.5);
-pub static HISTORY_SHRINKAGE: GucSetting<f64> = GucSetting::<f64>::new(5.0);
-pub static SIMILAR_CF_WEIGHT: GucSetting<f64> = GucSetting::<f64>::new(0.5);
+const FACTORS: usize = 0;
+const OVERSAMPLING: usize = 1;
+const POWER_ITERATIONS: usize = 2;
+const SEED: usize = 3;
+const KEEP_MODELS: usize = 4;
+const REFRESH_MEMORY_LIMIT: usize = 5;
+const INTS: [IntSetting; 6] = [
+    IntSetting {
+        name: c"reco.factors",
+        short: c"Number of SVD factors refresh() computes.",
+        long: c"Clamped to the number of users and shoes. More factors capture more of the user x shoe matrix at the cost of refresh time and memory; takes effect at the next refresh().",
+        boot: 32,
+        min: 1,
+        max: 1024,
+        flags: 0,
+    },
+    IntSetting {
+        name: c"reco.svd_oversampling",
+        short: c"Extra random directions used by the randomized SVD range finder.",
+        long: c"The range finder samples factors + oversampling directions; more makes the kept factors more accurate at a small cost in time.",
+        boot: 10,
+        min: 0,
+        max: 256,
+        flags: 0,
+    },
+    IntSetting {
+        name: c"reco.svd_power_iterations",
+        short: c"Power iterations of the randomized SVD.",
+        long: c"Each iteration multiplies by A A^T once more: more accurate singular vectors on slowly decaying spectra, one more pass over the matrix each.",
+        boot: 4,
+        min: 0,
+        max: 20,
+        flags: 0,
+    },
+    IntSetting {
+        name: c"reco.seed",
+        short: c"Seed of the randomized SVD.",
+        long: c"The same data, settings and seed give the same model, bit for bit.",
+        boot: 42,
+        min: 0,
+        max: i32::MAX,
+        flags: 0,
+    },
+    IntSetting {
+        name: c"reco.keep_models",
+        short: c"How many model versions refresh() keeps (the active one included).",
+        long: c"Older versions are deleted at the end of refresh(); while another transaction reads the model tables they are left to a later refresh (a NOTICE says so).",
+        boot: 3,
+        min: 1,
+        max: 1000,
+        flags: 0,
+    },
+    IntSetting {
+        name: c"reco.refresh_memory_limit",
+        short: c"Memory refresh() may use; it refuses to start when its estimate is larger.",
+        long: c"A backend killed for memory restarts the whole cluster, so refresh() estimates its peak from the table sizes first and refuses (SQLSTATE 53200) above this limit.",
+        boot: 4096,
+        min: 16,
+        max: i32::MAX / 2,
+        flags: pg_sys::GUC_UNIT_MB as c_int,
+    },
+];
 
+const HALF_LIFE_DAYS: usize = 0;
+const CF_WEIGHT: usize = 1;
+const HISTORY_SHRINKAGE: usize = 2;
+const SIMILAR_CF_WEIGHT: usize = 3;
+const REALS: [RealSetting; 4] = [
+    RealSetting {
+        name: c"reco.half_life_days",
+        short: c"Half-life in days of interaction weights (0 = no time decay).",
+        long: c"An interaction's weight is multiplied by 0.5^(age / half-life), age measured from the newest interaction; refresh() and recommend()'s fold-in decay alike.",
+        boot: 0.0,
+        min: 0.0,
+        max: 36500.0,
+    },
+    RealSetting {
+        name: c"reco.cf_weight",
+        short: c"Weight of the collaborative-filtering score in recommend() for a user with a long history.",
+        long: c"The weight actually used is cf_weight * n / (n + reco.history_shrinkage) for a user with n shoes in their history; the rest goes to content and popularity.",
+        boot: 0.5,
+        min: 0.0,
+        max: 1.0,
+    },
+    RealSetting {
+        name: c"reco.history_shrinkage",
+        short: c"How many shoes of history it takes for the CF weight to reach half of reco.cf_weight.",
+        long: c"Users with little history lean on content and popularity; 0 gives every user with history the full reco.cf_weight.",
+        boot: 5.0,
+        min: 0.0,
+        max: 10000.0,
+    },
+    RealSetting {
+        name: c"reco.similar_cf_weight",
+        short: c"Weight of CF factor cosine (vs TF-IDF cosine) in similar().",
+        long: c"similar() scores w * cosine of CF factors + (1 - w) * TF-IDF cosine; a shoe the active model has not seen uses content only.",
+        boot: 0.5,
+        min: 0.0,
+        max: 1.0,
+    },
+];
+
+static INT_VALUES: [Slot<c_int>; 6] = [const { Slot(UnsafeCell::new(0)) }; 6];
+static REAL_VALUES: [Slot<f64>; 4] = [const { Slot(UnsafeCell::new(0.0)) }; 4];
+/// A value set before the library was loaded and rejected when the setting was defined, kept
+/// until the setting is assigned again. Ints first, then reals.
+static REJECTED: Slot<[Option<&'static str>; 10]> = Slot(UnsafeCell::new([None; 10]));
+
+fn set_rejected(slot: usize, value: Option<&'static str>) {
+    // SAFETY: main thread only (see Slot).
+    unsafe { (*REJECTED.0.get())[slot] = value };
+}
+
+unsafe extern "C-unwind" fn assign_int<const I: usize>(_newval: c_int, _extra: *mut c_void) {
+    set_rejected(I, None);
+}
+
+unsafe extern "C-unwind" fn assign_real<const I: usize>(_newval: f64, _extra: *mut c_void) {
+    set_rejected(INTS.len() + I, None);
+}
+
+/// The placeholder value of `name` set before the library was loaded, if any.
+fn placeholder(name: &CStr) -> Option<String> {
+    // SAFETY: a lookup in the GUC table; the result is copied before anything else runs.
+    unsafe {
+        let p = pg_sys::GetConfigOption(name.as_ptr(), true, false);
+        (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
+    }
+}
+
+fn int_value_is_valid(s: &IntSetting, value: &str) -> bool {
+    let Ok(c) = CString::new(value) else {
+        return false;
+    };
+    let mut parsed: c_int = 0;
+    // SAFETY: parse_int reads the string and writes the result; the hint is not kept.
+    let ok = unsafe {
+        let mut hint: *const std::ffi::c_char = std::ptr::null();
+        pg_sys::parse_int(c.as_ptr(), &mut parsed, s.flags, &mut hint)
+    };
+    ok && (s.min..=s.max).contains(&parsed)
+}
+
+fn real_value_is_valid(s: &RealSetting, value: &str) -> bool {
+    let Ok(c) = CString::new(value) else {
+        return false;
+    };
+    let mut parsed: f64 = 0.0;
+    // SAFETY: as in int_value_is_valid.
+    let ok = unsafe {
+        let mut hint: *const std::ffi::c_char = std::ptr::null();
+        pg_sys::parse_real(c.as_ptr(), &mut parsed, 0, &mut hint)
+    };
+    ok && parsed >= s.min && parsed <= s.max
+}
+
+macro_rules! int_hooks {
+    ($($i:literal),*) => { [$(Some(assign_int::<$i> as unsafe extern "C-unwind" fn(c_int, *mut c_void))),*] };
+}
+macro_rules! real_hooks {
+    ($($i:literal),*) => { [$(Some(assign_real::<$i> as unsafe extern "C-unwind" fn(f64, *mut c_void))),*] };
+}
+
+/// Defines every setting and reserves the prefix; called once from _PG_init.
 pub fn register() {
-    GucRegistry::define_int_guc(
-        c"reco.factors",
-        c"Number of SVD factors refresh() computes.",
-        c"Clamped to the number of users and shoes. More factors capture more of the matrix at the cost of refresh time and memory.",
-        &FACTORS,
-        1,
-        1024,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"reco.svd_oversampling",
-        c"Extra random directions used by the randomized SVD range finder.",
-        c"",
-        &OVERSAMPLE,
-        0,
-        256,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"reco.svd_power_iterations",
-        c"Power iterations of the randomized SVD (more = more accurate singular vectors, slower).",
-        c"",
-        &POWER_ITERATIONS,
-        0,
-        20,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"reco.seed",
-        c"Seed of the randomized SVD; the same data and seed give the same model.",
-        c"",
-        &SEED,
-        0,
-        i32::MAX,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_float_guc(
-        c"reco.half_life_days",
-        c"Half-life in days of interaction weights (0 = no time decay).",
-        c"An interaction's weight is multiplied by 0.5^(age / half-life), age measured from the newest interaction.",
-        &HALF_LIFE_DAYS,
-        0.0,
-        36500.0,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"reco.keep_models",
-        c"How many model versions refresh() keeps (the active one included).",
-        c"",
-        &KEEP_MODELS,
-        1,
-        1000,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"reco.refresh_memory_limit",
-        c"Memory refresh() may use; it refuses to start when its estimate is larger.",
-        c"A backend killed for memory restarts the whole cluster, so refresh() checks its estimate first.",
-        &REFRESH_MEMORY_LIMIT_MB,
-        16,
-        i32::MAX / 2,
-        GucContext::Userset,
-        GucFlags::UNIT_MB,
-    );
-    GucRegistry::define_float_guc(
-        c"reco.cf_weight",
-        c"Weight of the collaborative-filtering score in recommend() for a user with a long history.",
-        c"The weight actually used is cf_weight * n / (n + reco.history_shrinkage) for a user with n shoes in their history; the rest goes to content and popularity.",
-        &CF_WEIGHT,
-        0.0,
-        1.0,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_float_guc(
-        c"reco.history_shrinkage",
-        c"How many shoes of history it takes for the CF weight to reach half of reco.cf_weight.",
-        c"",
-        &HISTORY_SHRINKAGE,
-        0.0,
-        10000.0,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_float_guc(
-        c"reco.similar_cf_weight",
-        c"Weight of CF factor cosine (vs TF-IDF cosine) in similar().",
-        c"",
-        &SIMILAR_CF_WEIGHT,
-        0.0,
-        1.0,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
+    let int_assign: [pg_sys::GucIntAssignHook; 6] = int_hooks!(0, 1, 2, 3, 4, 5);
+    let real_assign: [pg_sys::GucRealAssignHook; 4] = real_hooks!(0, 1, 2, 3);
+    for (i, s) in INTS.iter().enumerate() {
+        let pending = placeholder(s.name);
+        // SAFETY: the name, descriptions and the value's storage are 'static; Postgres keeps the
+        // pointers for the life of the backend.
+        unsafe {
+            pg_sys::DefineCustomIntVariable(
+                s.name.as_ptr(),
+                s.short.as_ptr(),
+                s.long.as_ptr(),
+                INT_VALUES[i].0.get(),
+                s.boot,
+                s.min,
+                s.max,
+                pg_sys::GucContext::PGC_USERSET,
+                s.flags,
+                None,
+                int_assign[i],
+                None,
+            );
+        }
+        if let Some(v) = pending.filter(|v| !int_value_is_valid(s, v)) {
+            set_rejected(i, Some(Box::leak(v.into_boxed_str())));
+        }
+    }
+    for (i, s) in REALS.iter().enumerate() {
+        let pending = placeholder(s.name);
+        // SAFETY: as above.
+        unsafe {
+            pg_sys::DefineCustomRealVariable(
+                s.name.as_ptr(),
+                s.short.as_ptr(),
+                s.long.as_ptr(),
+                REAL_VALUES[i].0.get(),
+                s.boot,
+                s.min,
+                s.max,
+                pg_sys::GucContext::PGC_USERSET,
+                0,
+                None,
+                real_assign[i],
+                None,
+            );
+        }
+        if let Some(v) = pending.filter(|v| !real_value_is_valid(s, v)) {
+            set_rejected(INTS.len() + i, Some(Box::leak(v.into_boxed_str())));
+        }
+    }
+    // SAFETY: a plain GUC-table call with a static name.
+    unsafe { pg_sys::MarkGUCPrefixReserved(c"reco".as_ptr()) };
+}
+
+/// Raises 22023 when the setting in `slot` holds a value that was rejected at load time.
+fn check_not_rejected(slot: usize, name: &CStr, range: String) {
+    // SAFETY: main thread only (see Slot).
+    let rejected = unsafe { (*REJECTED.0.get())[slot] };
+    if let Some(value) = rejected {
+        let name = name.to_string_lossy();
+        errors::invalid_parameter(
+            format!(
+                "{name} = '{value}' was set before reco was loaded and is not a valid value ({range}); reco does not fall back to the default"
+            ),
+            Some(&format!(
+                "SET {name} to a valid value, or RESET {name} for the default."
+            )),
+        );
+    }
+}
+
+fn int(i: usize) -> i32 {
+    let s = &INTS[i];
+    let unit = if s.flags == pg_sys::GUC_UNIT_MB as c_int {
+        "MB"
+    } else {
+        ""
+    };
+    check_not_rejected(i, s.name, format!("{}{unit} to {}{unit}", s.min, s.max));
+    INT_VALUES[i].get()
+}
+
+fn real(i: usize) -> f64 {
+    let s = &REALS[i];
+    check_not_rejected(INTS.len() + i, s.name, format!("{} to {}", s.min, s.max));
+    REAL_VALUES[i].get()
+}
+
+/// reco.factors
+pub fn factors() -> usize {
+    int(FACTORS) as usize
+}
+
+/// reco.svd_oversampling
+pub fn svd_oversampling() -> usize {
+    int(OVERSAMPLING) as usize
+}
+
+/// reco.svd_power_iterations
+pub fn svd_power_iterations() -> usize {
+    int(POWER_ITERATIONS) as usize
+}
+
+/// reco.seed
+pub fn seed() -> u64 {
+    int(SEED) as u64
+}
+
+/// reco.keep_models
+pub fn keep_models() -> i64 {
+    int(KEEP_MODELS) as i64
+}
+
+/// reco.refresh_memory_limit, in bytes (the setting is in MB).
+pub fn refresh_memory_limit_bytes() -> f64 {
+    int(REFRESH_MEMORY_LIMIT) as f64 * 1024.0 * 1024.0
+}
+
+/// reco.half_life_days
+pub fn half_life_days() -> f64 {
+    real(HALF_LIFE_DAYS)
+}
+
+/// reco.cf_weight
+pub fn cf_weight() -> f64 {
+    real(CF_WEIGHT)
+}
+
+/// reco.history_shrinkage
+pub fn history_shrinkage() -> f64 {
+    real(HISTORY_SHRINKAGE)
+}
+
+/// reco.similar_cf_weight
+pub fn similar_cf_weight() -> f64 {
+    real(SIMILAR_CF_WEIGHT)
 }

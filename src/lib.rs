@@ -1,8 +1,19 @@
 //! reco: product recommendations inside PostgreSQL.
 //!
-//! This crate is the thin SQL-facing layer: it converts arguments, talks to Postgres through SPI
-//! and calls the algorithm code in `reco-core` (no pgrx there). Heavy computation runs on owned
-//! Rust buffers; Postgres is only ever called from the backend's main thread.
+//! This crate is the thin SQL-facing layer: it checks arguments, talks to Postgres through SPI,
+//! keeps the per-backend model cache, moves rows in and out in bulk, and reports errors; every
+//! computation is in `reco-core` (no pgrx there). Heavy computation runs on owned Rust buffers;
+//! Postgres is only ever called from the backend's main thread.
+//!
+//! | module | SQL functions | pure code it calls |
+//! |---|---|---|
+//! | `recommend` | recommend(), similar(), similar_lists() | `reco_core::serving` |
+//! | `refresh` | refresh() | `reco_core::model` |
+//! | `evaluate` | evaluate(), evaluation_rankings() | `reco_core::model`, `reco_core::offline` |
+//! | `cache` | (the per-backend model cache) | `reco_core::serving::ServingModel` |
+//! | `bulk` | (streaming rows in, writing model rows out) | |
+//! | `guc` | (the `reco.*` settings) | |
+//! | `errors` | (SQLSTATEs and hints) | |
 
 use pgrx::prelude::*;
 
@@ -11,12 +22,8 @@ mod cache;
 mod errors;
 mod evaluate;
 mod guc;
-mod matrix;
-mod offline;
 mod recommend;
 mod refresh;
-mod scoring;
-mod segments;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -33,6 +40,13 @@ extension_sql_file!(
     name = "services",
     requires = ["schema", "model", similar, similar_lists]
 );
+// Each release's upgrade script, in order: a new installation runs them after the 0.1.0 objects
+// above, exactly as ALTER EXTENSION reco UPDATE runs them on an old one.
+extension_sql_file!(
+    "../sql/reco--0.1.0--0.2.0.sql",
+    name = "v0_2_0",
+    requires = ["schema", "model", "load", "evaluate", "services"]
+);
 
 #[allow(non_snake_case)]
 #[pg_guard]
@@ -41,11 +55,7 @@ pub extern "C-unwind" fn _PG_init() {
 }
 
 #[cfg(any(test, feature = "pg_test"))]
-#[pg_schema]
-mod tests {
-    include!("tests.rs");
-    include!("tests_services.rs");
-}
+mod sql_tests;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

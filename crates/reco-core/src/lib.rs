@@ -1,17 +1,31 @@
-//! `reco_core`: the pure-Rust algorithms behind the `reco` PostgreSQL
-//! extension. Nothing in here knows about Postgres; the extension crate feeds
-//! plain slices and `sprs` matrices in and gets plain Rust values out.
+//! `reco_core`: everything of the `reco` PostgreSQL extension that does not talk to Postgres.
+//! The extension crate (src/) reads arguments and tables into the plain Rust values defined here,
+//! calls these functions, and writes or returns what they give back.
 //!
-//! * [`svd`] — randomized truncated SVD of the sparse user × shoe matrix
-//!   (collaborative filtering factors).
+//! * [`model`] — building a model version from its inputs (refresh(), evaluate()).
+//! * [`serving`] — recommend(), similar() and cold start on a loaded model, with reasons.
+//! * [`scoring`] — the per-user scores shared by serving and the offline evaluation: CF fold-in,
+//!   content, the hybrid blend.
+//! * [`svd`] — randomized truncated SVD of the sparse user × shoe matrix.
 //! * [`tfidf`] — tokenizer and TF-IDF content vectors for shoes.
-//! * [`topk`] — heap-based top-k selection and sparse cosine scoring.
-//! * [`metrics`] — offline ranking metrics (precision/recall/nDCG/MAP@k).
+//! * [`matrix`] — the user × shoe matrix from interaction triplets; id → position indexes.
+//! * [`segments`] — cold-start user segments.
+//! * [`offline`] — the train/test grouping and rankings of the offline evaluation.
+//! * [`metrics`] — ranking metrics (precision/recall/nDCG/MAP@k).
+//! * [`topk`] — heap-based top-k selection.
+//! * [`catalog`] — the catalogue rows.
 //! * [`rng`] — small seeded PRNG (xoshiro256**) with a Gaussian sampler.
 
+pub mod catalog;
 mod linalg;
+pub mod matrix;
 pub mod metrics;
+pub mod model;
+pub mod offline;
 pub mod rng;
+pub mod scoring;
+pub mod segments;
+pub mod serving;
 pub mod svd;
 pub mod tfidf;
 pub mod topk;
@@ -20,4 +34,4 @@ pub use metrics::{catalogue_coverage, evaluate, evaluate_user, RankingMetrics};
 pub use rng::Rng;
 pub use svd::{frobenius_norm_sq, randomized_svd, SvdParams, TruncatedSvd};
 pub use tfidf::{fit_transform, tokenize, ShoeText, TfidfModel};
-pub use topk::{cosine_scores_sparse, dot_scores, top_k};
+pub use topk::top_k;

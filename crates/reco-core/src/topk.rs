@@ -1,11 +1,7 @@
-//! Top-k selection and scoring helpers used at recommendation time.
+//! Top-k selection: the last step of every ranking (recommend, similar, segments, evaluation).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-
-use ndarray::ArrayView2;
-use rayon::prelude::*;
-use sprs::CsMat;
 
 /// A candidate in the selection heap. Its `Ord` says "is worse than": the
 /// max-heap's top is the worst of the kept candidates, ready to be evicted.
@@ -86,92 +82,9 @@ pub fn top_k(scores: &[f32], k: usize, skip: impl Fn(usize) -> bool) -> Vec<(usi
         .collect()
 }
 
-/// Dot products of every row of `matrix` with a sparse `query` given as
-/// `(column, weight)` pairs (duplicate columns are summed; columns outside
-/// the matrix are ignored). With L2-normalised rows and query — as produced
-/// by [`crate::tfidf`] — these are cosine similarities.
-///
-/// Speed depends on the storage of `matrix`:
-/// * **CSC** (recommended; convert once with `to_csc()` and keep it): only the
-///   columns of the query terms are visited, O(Σ nnz of those columns).
-/// * **CSR**: every stored entry is visited once, in parallel over rows.
-pub fn cosine_scores_sparse(matrix: &CsMat<f32>, query: &[(usize, f32)]) -> Vec<f32> {
-    let (rows, cols) = (matrix.rows(), matrix.cols());
-    let mut scores = vec![0f32; rows];
-    if query.is_empty() || rows == 0 {
-        return scores;
-    }
-    let indptr = matrix.proper_indptr();
-    let indices = &matrix.indices()[..matrix.nnz()];
-    let data = &matrix.data()[..matrix.nnz()];
-    if matrix.is_csc() {
-        // Accumulate in f64 and round once; columns in query order.
-        let mut acc = vec![0f64; rows];
-        for &(j, w) in query {
-            if j >= cols || w == 0.0 {
-                continue;
-            }
-            let w = w as f64;
-            for p in indptr[j]..indptr[j + 1] {
-                acc[indices[p]] += w * data[p] as f64;
-            }
-        }
-        for (s, a) in scores.iter_mut().zip(acc) {
-            *s = a as f32;
-        }
-    } else {
-        let mut dense_query = vec![0f32; cols];
-        for &(j, w) in query {
-            if j < cols {
-                dense_query[j] += w;
-            }
-        }
-        scores
-            .par_iter_mut()
-            .enumerate()
-            .with_min_len(1024)
-            .for_each(|(i, s)| {
-                let mut acc = 0f64;
-                for p in indptr[i]..indptr[i + 1] {
-                    acc += data[p] as f64 * dense_query[indices[p]] as f64;
-                }
-                *s = acc as f32;
-            });
-    }
-    scores
-}
-
-/// Dense scores `factors · query` (one score per row of an n × k factor
-/// matrix, e.g. `TruncatedSvd::shoe_factors` against a user's factor row).
-/// Accumulates in `f64`; parallel over rows.
-pub fn dot_scores(factors: ArrayView2<'_, f32>, query: &[f32]) -> Vec<f32> {
-    assert_eq!(
-        factors.ncols(),
-        query.len(),
-        "query length must equal the number of factors"
-    );
-    let mut scores = vec![0f32; factors.nrows()];
-    scores
-        .par_iter_mut()
-        .enumerate()
-        .with_min_len(1024)
-        .for_each(|(i, s)| {
-            let acc: f64 = factors
-                .row(i)
-                .iter()
-                .zip(query)
-                .map(|(&a, &b)| a as f64 * b as f64)
-                .sum();
-            *s = acc as f32;
-        });
-    scores
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::array;
-    use sprs::TriMat;
 
     #[test]
     fn basic_order_and_ties() {
@@ -231,38 +144,5 @@ mod tests {
         all.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap().then(a.0.cmp(&b.0)));
         all.truncate(50);
         assert_eq!(top_k(&scores, 50, |i| i % 7 == 0), all);
-    }
-
-    fn small_matrix() -> CsMat<f32> {
-        // rows: [0.6, 0.8, 0], [0, 0, 1], [1, 0, 0]
-        let mut t = TriMat::new((3, 3));
-        t.add_triplet(0, 0, 0.6f32);
-        t.add_triplet(0, 1, 0.8);
-        t.add_triplet(1, 2, 1.0);
-        t.add_triplet(2, 0, 1.0);
-        t.to_csr()
-    }
-
-    #[test]
-    fn cosine_scores_csr_and_csc_agree() {
-        let csr = small_matrix();
-        let csc = csr.to_csc();
-        let query = [(0usize, 0.6f32), (1, 0.8)];
-        let expect = [1.0f32, 0.0, 0.6];
-        for m in [&csr, &csc] {
-            let s = cosine_scores_sparse(m, &query);
-            for (a, b) in s.iter().zip(expect) {
-                assert!((a - b).abs() < 1e-6, "{s:?}");
-            }
-        }
-        // Out-of-range and empty queries.
-        assert_eq!(cosine_scores_sparse(&csc, &[(99, 1.0)]), vec![0.0; 3]);
-        assert_eq!(cosine_scores_sparse(&csr, &[]), vec![0.0; 3]);
-    }
-
-    #[test]
-    fn dense_dot_scores() {
-        let f = array![[1.0f32, 0.0], [0.5, 0.5], [0.0, -2.0]];
-        assert_eq!(dot_scores(f.view(), &[2.0, 1.0]), vec![2.0, 1.5, -2.0]);
     }
 }

@@ -1,4 +1,5 @@
-//! Building the user x shoe matrix from interaction triplets. No pgrx here: plain owned buffers.
+//! Building the user x shoe matrix from interaction triplets, and the id -> position indexes
+//! used while reading the log.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

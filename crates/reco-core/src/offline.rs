@@ -1,10 +1,10 @@
 //! Offline evaluation on a time split: per-user train histories and held-out relevant shoes,
-//! and the top-k of each method for every scored user. No pgrx here.
+//! and the top-k of each method for every scored user.
 
 use std::collections::HashSet;
 
+use crate::topk::top_k;
 use rayon::prelude::*;
-use reco_core::topk::top_k;
 
 use crate::scoring::{user_scores, ModelView};
 

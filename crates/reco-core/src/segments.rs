@@ -1,4 +1,4 @@
-//! Cold-start user segments. No pgrx here.
+//! Cold-start user segments.
 
 /// Age bands used for segments; chosen so each band holds a meaningful share of shoppers.
 pub fn age_band(age: Option<i32>) -> Option<&'static str> {

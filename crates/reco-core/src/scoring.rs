@@ -1,4 +1,5 @@
-//! Query-time scoring used by recommend() and similar(). No pgrx here.
+//! Query-time scoring shared by recommend() (serving) and the offline evaluation, so both rank
+//! exactly the same way.
 
 use sprs::CsMat;
 

@@ -1,0 +1,302 @@
+//! Building a model version from its inputs: the pure middle stage of `refresh()` (read the
+//! inputs, **build**, write) and the training step of the offline evaluation.
+//!
+//! ```text
+//! ModelInputs { catalog, user_ids, triplets, segments }
+//!   ├─ build_content(catalog)      TF-IDF vocabulary and shoe vectors (needs only the catalogue,
+//!   │                              so refresh() starts it while it still reads the log)
+//!   └─ build(inputs, content, ..)  user x shoe matrix, popularity, segment popularity, SVD
+//! ```
+
+use std::collections::HashMap;
+
+use sprs::CsMat;
+
+use crate::catalog::Shoe;
+use crate::matrix::{column_sums, csr_from_triplets, grouped_column_sums, Triplets};
+use crate::svd::{randomized_svd, SvdParams, TruncatedSvd};
+use crate::tfidf::{self, ShoeText, TfidfModel};
+use crate::topk::top_k;
+
+/// Shoes kept per cold-start segment.
+pub const SEGMENT_TOP: usize = 200;
+
+/// The segment of each matrix row (its most specific key, see segments::segment_keys).
+#[derive(Clone, Debug, Default)]
+pub struct SegmentAssignment {
+    /// Distinct segment keys, in order of first appearance.
+    pub names: Vec<String>,
+    /// Index into `names` for each matrix row, None for a user without a segment.
+    pub of_row: Vec<Option<usize>>,
+}
+
+impl SegmentAssignment {
+    /// Assign row `row` to segment `key`.
+    pub fn assign(&mut self, index: &mut HashMap<String, usize>, row: usize, key: String) {
+        let next = self.names.len();
+        let g = *index.entry(key.clone()).or_insert_with(|| {
+            self.names.push(key);
+            next
+        });
+        self.of_row[row] = Some(g);
+    }
+
+    /// Users per segment.
+    pub fn users(&self) -> Vec<i32> {
+        let mut users = vec![0i32; self.names.len()];
+        for g in self.of_row.iter().flatten() {
+            users[*g] += 1;
+        }
+        users
+    }
+}
+
+/// Everything a model is built from, in owned buffers.
+pub struct ModelInputs {
+    /// The catalogue in shoe_id order: column `j` of the matrix is `catalog[j]`.
+    pub catalog: Vec<Shoe>,
+    /// Row `i` of the matrix is user `user_ids[i]`.
+    pub user_ids: Vec<i64>,
+    /// One (row, column, weight) per interaction; duplicates are summed.
+    pub triplets: Triplets,
+    pub segments: SegmentAssignment,
+}
+
+/// TF-IDF of the catalogue.
+pub struct Content {
+    pub vocab: TfidfModel,
+    /// One L2-normalised row per shoe (CSR).
+    pub matrix: CsMat<f32>,
+}
+
+/// Popularity of one segment: its users and its best shoes (catalogue positions) with their
+/// summed weights, best first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SegmentTop {
+    pub segment: String,
+    pub users: i32,
+    pub shoes: Vec<(usize, f32)>,
+}
+
+/// A built model version.
+pub struct Model {
+    /// The catalogue it was built from: shoe `j` of the factors, popularity and content.
+    pub catalog: Vec<Shoe>,
+    /// User `i` of the user factors.
+    pub user_ids: Vec<i64>,
+    pub svd: TruncatedSvd,
+    /// Summed (decayed) action weights per shoe.
+    pub popularity: Vec<f32>,
+    pub vocab: TfidfModel,
+    pub content: CsMat<f32>,
+    pub segments: Vec<SegmentTop>,
+}
+
+impl Model {
+    /// Factors actually kept (<= the requested number).
+    pub fn factors(&self) -> usize {
+        self.svd.singular_values.len()
+    }
+}
+
+/// TF-IDF vocabulary and vectors of the catalogue.
+pub fn build_content(catalog: &[Shoe]) -> Content {
+    let texts: Vec<ShoeText> = catalog.iter().map(Shoe::text).collect();
+    let (vocab, matrix) = tfidf::fit_transform(&texts);
+    Content { vocab, matrix }
+}
+
+/// Build the model from its inputs and the catalogue's content (from [`build_content`] on
+/// `inputs.catalog`). `checkpoint` is called on this thread between steps and inside the SVD
+/// (cancellation); it may unwind.
+pub fn build(
+    inputs: ModelInputs,
+    content: Content,
+    svd: &SvdParams,
+    checkpoint: &mut dyn FnMut(),
+) -> Model {
+    let ModelInputs {
+        catalog,
+        user_ids,
+        triplets,
+        segments,
+    } = inputs;
+    let a = csr_from_triplets(user_ids.len(), catalog.len(), triplets);
+    let popularity = column_sums(&a);
+    let sums = grouped_column_sums(&a, &segments.of_row, segments.names.len());
+    let segments = segment_tops(&segments.names, &segments.users(), &sums);
+    drop(sums);
+    checkpoint();
+    let svd = randomized_svd(&a, svd, checkpoint);
+    Model {
+        catalog,
+        user_ids,
+        svd,
+        popularity,
+        vocab: content.vocab,
+        content: content.matrix,
+        segments,
+    }
+}
+
+/// Peak bytes of a refresh: triplets and the CSR matrix (plus its transpose inside the SVD), the
+/// tall dense matrices of the SVD (a few m x l and n x l blocks of f32), id maps and catalogue text.
+pub fn estimate_peak_bytes(nnz: f64, users: f64, shoes: f64, l: usize) -> f64 {
+    let l = l as f64;
+    nnz * (12.0 + 8.0 + 24.0)
+        + users * (4.0 * l * 4.0 + 48.0)
+        + shoes * (4.0 * l * 4.0 + 1024.0)
+        + 64.0 * 1048576.0
+}
+
+/// Top shoes per segment: the specific segments ("usage=.../gender=.../age=..."), plus one
+/// broader "usage=..." segment per usage, summed from its specific ones. Specific segments
+/// first in the given order, then the broad ones sorted by name.
+pub fn segment_tops(names: &[String], users: &[i32], sums: &[Vec<f32>]) -> Vec<SegmentTop> {
+    let mut all: Vec<(String, i32, Vec<f32>)> = Vec::new();
+    let mut broad: std::collections::BTreeMap<String, (i32, Vec<f32>)> = Default::default();
+    for ((name, &u), s) in names.iter().zip(users).zip(sums) {
+        let usage_key = name.split('/').next().unwrap_or(name).to_string();
+        let entry = broad
+            .entry(usage_key)
+            .or_insert_with(|| (0, vec![0.0; s.len()]));
+        entry.0 += u;
+        for (acc, v) in entry.1.iter_mut().zip(s) {
+            *acc += v;
+        }
+        if name.contains('/') {
+            all.push((name.clone(), u, s.clone()));
+        }
+    }
+    all.extend(broad.into_iter().map(|(k, (u, s))| (k, u, s)));
+    all.into_iter()
+        .map(|(segment, users, scores)| SegmentTop {
+            segment,
+            users,
+            shoes: top_k(&scores, SEGMENT_TOP, |i| scores[i] <= 0.0),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shoe(id: i64, name: &str, shoe_type: &str) -> Shoe {
+        Shoe {
+            shoe_id: id,
+            name: name.into(),
+            brand: "b".into(),
+            shoe_type: shoe_type.into(),
+            active: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn builds_popularity_segments_content_and_factors() {
+        // 3 users x 3 shoes. Rows 0 and 1 are runners, row 2 has no segment.
+        //   u0: shoe0 5 (two rows: 3 + 2), shoe1 1
+        //   u1: shoe1 3
+        //   u2: shoe2 4
+        let catalog = vec![
+            shoe(10, "road runner", "running"),
+            shoe(11, "trail runner", "running"),
+            shoe(12, "oxford", "formal"),
+        ];
+        let mut triplets = Triplets::default();
+        for (r, c, v) in [
+            (0, 0, 3.0),
+            (0, 0, 2.0),
+            (0, 1, 1.0),
+            (1, 1, 3.0),
+            (2, 2, 4.0),
+        ] {
+            triplets.push(r, c, v);
+        }
+        let mut segments = SegmentAssignment {
+            names: Vec::new(),
+            of_row: vec![None; 3],
+        };
+        let mut index = HashMap::new();
+        segments.assign(
+            &mut index,
+            0,
+            "usage=running/gender=female/age=25-34".into(),
+        );
+        segments.assign(&mut index, 1, "usage=running/gender=male/age=25-34".into());
+        let content = build_content(&catalog);
+        let inputs = ModelInputs {
+            catalog,
+            user_ids: vec![7, 8, 9],
+            triplets,
+            segments,
+        };
+        let params = SvdParams {
+            k: 3,
+            oversample: 2,
+            power_iters: 2,
+            seed: 1,
+        };
+        let mut checks = 0;
+        let model = build(inputs, content, &params, &mut || checks += 1);
+        assert!(checks >= 2);
+        assert_eq!(model.popularity, vec![5.0, 4.0, 4.0]);
+        // Specific segments, then the broad usage=running summed from both.
+        let seg: Vec<(&str, i32, Vec<(usize, f32)>)> = model
+            .segments
+            .iter()
+            .map(|s| (s.segment.as_str(), s.users, s.shoes.clone()))
+            .collect();
+        assert_eq!(
+            seg,
+            vec![
+                (
+                    "usage=running/gender=female/age=25-34",
+                    1,
+                    vec![(0, 5.0), (1, 1.0)]
+                ),
+                ("usage=running/gender=male/age=25-34", 1, vec![(1, 3.0)]),
+                ("usage=running", 2, vec![(0, 5.0), (1, 4.0)]),
+            ]
+        );
+        // Full rank: the factors reproduce the matrix, U S V^T = A.
+        assert_eq!(model.factors(), 3);
+        let want = [[5.0, 1.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 4.0]];
+        for (i, row) in want.iter().enumerate() {
+            for (j, &w) in row.iter().enumerate() {
+                let got: f32 = (0..3)
+                    .map(|f| model.svd.user_factors[[i, f]] * model.svd.shoe_factors[[j, f]])
+                    .sum();
+                assert!((got - w).abs() < 1e-4, "({i},{j}): {got} vs {w}");
+            }
+        }
+        // One TF-IDF row per shoe, unit length; "runner" is shared by the first two.
+        assert_eq!(model.content.rows(), 3);
+        let runner = model.vocab.term_index("runner").unwrap();
+        assert!(model.content.get(0, runner).is_some());
+        assert!(model.content.get(2, runner).is_none());
+    }
+
+    #[test]
+    fn peak_estimate_grows_with_every_input() {
+        let base = estimate_peak_bytes(2e6, 1e5, 2e4, 42);
+        assert!(base > 64.0 * 1048576.0);
+        assert!(estimate_peak_bytes(4e6, 1e5, 2e4, 42) > base);
+        assert!(estimate_peak_bytes(2e6, 2e5, 2e4, 42) > base);
+        assert!(estimate_peak_bytes(2e6, 1e5, 2e4, 84) > base);
+        // Tier M: 2M x 44 + 100k x (16 x 42 + 48) + 20k x (16 x 42 + 1024) + 64 MiB.
+        assert_eq!(base, 88e6 + 72e6 + 33.92e6 + 67_108_864.0);
+    }
+
+    #[test]
+    fn segment_tops_drop_zero_scores_and_sort_broad_segments() {
+        let names = vec!["usage=hiking/gender=male/age=50-plus".to_string()];
+        let tops = segment_tops(&names, &[3], &[vec![0.0, 2.0, 1.0]]);
+        assert_eq!(tops.len(), 2);
+        assert_eq!(tops[0].shoes, vec![(1, 2.0), (2, 1.0)]);
+        assert_eq!(tops[1].segment, "usage=hiking");
+        assert_eq!(tops[1].users, 3);
+        assert!(segment_tops(&[], &[], &[]).is_empty());
+    }
+}
