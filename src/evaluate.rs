@@ -120,6 +120,9 @@ fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
 
 /// Offline metrics per method on a time split (see README, "Evaluation"); results are also
 /// stored in reco.evaluations.
+// pgrx reads the SQL result columns from the return type itself (name!), so it cannot be a
+// type alias.
+#[allow(clippy::type_complexity)]
 #[pg_extern(volatile, parallel_unsafe)]
 fn evaluate(
     k: default!(Option<i32>, 10),

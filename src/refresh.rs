@@ -87,6 +87,9 @@ struct StageSeconds {
 /// Build a new model version from reco.interactions and reco.shoes and make it the active one
 /// when the calling transaction commits. Three stages: read the inputs (SPI, this thread), build
 /// the model (reco_core::model, pure), write it (this thread).
+// pgrx reads the SQL result columns from the return type itself (name!), so it cannot be a
+// type alias.
+#[allow(clippy::type_complexity)]
 #[pg_extern(volatile, parallel_unsafe)]
 fn refresh() -> TableIterator<
     'static,

@@ -12,7 +12,8 @@ mod tests {
         load_shop();
         Spi::run("SELECT reco.refresh()").unwrap();
         let active = one_i64("SELECT model_id FROM reco.models WHERE status = 'active'");
-        let metrics: Vec<(String, f64, f64, f64, f64, f64, f64, i32)> = Spi::connect(|c| {
+        type MetricsRow = (String, f64, f64, f64, f64, f64, f64, i32);
+        let metrics: Vec<MetricsRow> = Spi::connect(|c| {
             c.select("SELECT * FROM reco.evaluate(10, 0.2)", None, &[])
                 .unwrap()
                 .map(|r| {

@@ -11,7 +11,7 @@ mod tests {
     fn refresh_builds_an_active_model() {
         tiny_shop();
         let factors = one_i64("SELECT factors::bigint FROM reco.refresh()");
-        assert!(factors >= 1 && factors <= 5, "{factors}");
+        assert!((1..=5).contains(&factors), "{factors}");
         assert_eq!(
             one_i64("SELECT count(*) FROM reco.models WHERE status = 'active'"),
             1

@@ -1189,7 +1189,7 @@ mod tests {
             .map(|t| {
                 let (i, j) = (t / 4, t % 4);
                 if i == j {
-                    10f64.powi(-6 * i as i32)
+                    10f64.powi(-6 * i)
                 } else {
                     1e-13
                 }

@@ -243,7 +243,8 @@ mod tests {
         assert!(checks >= 2);
         assert_eq!(model.popularity, vec![5.0, 4.0, 4.0]);
         // Specific segments, then the broad usage=running summed from both.
-        let seg: Vec<(&str, i32, Vec<(usize, f32)>)> = model
+        type Row<'a> = (&'a str, i32, Vec<(usize, f32)>);
+        let seg: Vec<Row> = model
             .segments
             .iter()
             .map(|s| (s.segment.as_str(), s.users, s.shoes.clone()))

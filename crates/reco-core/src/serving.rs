@@ -487,9 +487,9 @@ impl ServingModel {
         }
     }
 
-    /// Top-k shoes like the shoe at position `s`: `cf_weight` * cosine of CF factors + the rest
-    /// * TF-IDF cosine (content only for a shoe the model has not seen). `skip` excludes
-    /// positions (the shoe itself, inactive shoes).
+    /// Top-k shoes like the shoe at position `s`: `cf_weight` times the cosine of CF factors
+    /// plus the rest times the TF-IDF cosine (content only for a shoe the model has not seen).
+    /// `skip` excludes positions (the shoe itself, inactive shoes).
     pub fn similar(
         &self,
         s: usize,

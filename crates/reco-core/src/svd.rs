@@ -605,8 +605,7 @@ mod tests {
             .collect();
         let s = randomized_svd(&csr_from_dense(&a), &params(20), &mut || {});
         assert!(no_nan(&s));
-        for t in 0..20 {
-            let (got, want) = (s.singular_values[t], sv[t]);
+        for (t, (&got, &want)) in s.singular_values.iter().zip(&sv).enumerate() {
             assert!(
                 (got - want).abs() < 1e-6 * want,
                 "s[{t}] = {got}, want {want}"
