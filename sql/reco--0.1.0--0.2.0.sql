@@ -35,3 +35,25 @@ SELECT pg_catalog.pg_extension_config_dump('reco.interactions_interaction_id_seq
 SELECT pg_catalog.pg_extension_config_dump('reco.evaluations', '');
 SELECT pg_catalog.pg_extension_config_dump('reco.evaluations_evaluation_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('reco.evaluation_run_seq', '');
+
+-- 4. The item-item component (src/refresh.rs, reco_core::itemknn): every model version keeps
+--    each shoe's top-N neighbours. Versions built before the update keep NULL here and are
+--    served without the item-item part.
+ALTER TABLE reco.model_shoes
+    ADD COLUMN neighbour_ids bigint[],
+    ADD COLUMN neighbour_weights real[];
+COMMENT ON COLUMN reco.model_shoes.neighbour_ids IS 'The shoe''s item-item neighbours (shoe ids), most similar first: the reco.knn_neighbours shoes with the highest shrunk cosine over the users they share. NULL in versions built before 0.2.0.';
+COMMENT ON COLUMN reco.model_shoes.neighbour_weights IS 'Similarity of each neighbour in neighbour_ids: co-occurrence / (product of the norms + reco.knn_shrinkage), on ln(1 + weight) interaction values.';
+
+-- 5. Audience similarity. In a new installation this file runs after pgrx created the same
+--    function, so it is CREATE OR REPLACE with pgrx's definition, word for word.
+CREATE OR REPLACE FUNCTION reco."similar_users"(
+	"user_id" bigint, /* Option < i64 > */
+	"k" INT DEFAULT 10 /* Option < i32 > */
+) RETURNS TABLE (
+	"user_id" bigint,  /* i64 */
+	"score" double precision  /* f64 */
+)
+PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'similar_users_wrapper';

@@ -49,6 +49,8 @@ pub enum Kind {
     TimestampTz,
     /// text or varchar (the same bytes).
     Text,
+    /// real[] (read with [`float4_array`]).
+    Float4Array,
 }
 
 impl Kind {
@@ -60,6 +62,7 @@ impl Kind {
             Kind::Bool => oid == pg_sys::BOOLOID,
             Kind::TimestampTz => oid == pg_sys::TIMESTAMPTZOID,
             Kind::Text => oid == pg_sys::TEXTOID || oid == pg_sys::VARCHAROID,
+            Kind::Float4Array => oid == pg_sys::FLOAT4ARRAYOID,
         }
     }
 
@@ -71,6 +74,7 @@ impl Kind {
             Kind::Bool => "boolean",
             Kind::TimestampTz => "timestamp with time zone",
             Kind::Text => "text",
+            Kind::Float4Array => "real[]",
         }
     }
 }
@@ -170,6 +174,40 @@ pub fn for_each_row(
     columns: &[Column],
     on_row: &mut dyn FnMut(&[pg_sys::Datum], &[bool]),
 ) -> u64 {
+    for_each_row_with(what, query, None, columns, on_row)
+}
+
+/// [`for_each_row`] for a query with one bigint parameter `$1`.
+pub fn for_each_row_int8(
+    what: &str,
+    query: &str,
+    param: i64,
+    columns: &[Column],
+    on_row: &mut dyn FnMut(&[pg_sys::Datum], &[bool]),
+) -> u64 {
+    // SAFETY: makeParamList allocates one parameter in the current memory context, which lives
+    // until the end of the call; an int8 is passed by value.
+    let params = unsafe {
+        let list = pg_sys::makeParamList(1);
+        let slot = (*list).params.as_mut_slice(1);
+        slot[0] = pg_sys::ParamExternData {
+            value: pg_sys::Datum::from(param as usize),
+            isnull: false,
+            pflags: pg_sys::PARAM_FLAG_CONST as u16,
+            ptype: pg_sys::INT8OID,
+        };
+        list
+    };
+    for_each_row_with(what, query, Some(params), columns, on_row)
+}
+
+fn for_each_row_with(
+    what: &str,
+    query: &str,
+    params: Option<pg_sys::ParamListInfo>,
+    columns: &[Column],
+    on_row: &mut dyn FnMut(&[pg_sys::Datum], &[bool]),
+) -> u64 {
     let sql = CString::new(query).expect("queries are static and have no NUL");
     let mut receiver = Receiver {
         dest: pg_sys::DestReceiver {
@@ -187,6 +225,7 @@ pub fn for_each_row(
     };
     let options = pg_sys::SPIExecuteOptions {
         dest: &mut receiver.dest,
+        params: params.unwrap_or(std::ptr::null_mut()),
         ..Default::default()
     };
     // SAFETY: called inside an SPI connection (the callers run in Spi::connect); `receiver`
@@ -215,6 +254,54 @@ pub unsafe fn text_bytes<'a>(datum: pg_sys::Datum) -> &'a [u8] {
             ptr = pg_sys::pg_detoast_datum_packed(ptr);
         }
         pgrx::varlena::varlena_to_byte_slice(ptr)
+    }
+}
+
+/// The names of the live columns of table `relid`, in order.
+pub fn table_columns(relid: pg_sys::Oid) -> Vec<String> {
+    // SAFETY: relcache access on the main thread; the relation is opened and closed here (the
+    // lock is kept to the end of the transaction, as for any read of its definition).
+    unsafe {
+        let rel = pg_sys::table_open(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let tupdesc = (*rel).rd_att;
+        let natts = (*tupdesc).natts as usize;
+        let names = (*tupdesc)
+            .attrs
+            .as_slice(natts)
+            .iter()
+            .filter(|a| !a.attisdropped)
+            .map(|a| pg_sys::name_data_to_str(&a.attname).to_string())
+            .collect();
+        pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+        names
+    }
+}
+
+/// The values of a real[] datum without NULLs, detoasted first when needed; None for an array
+/// with NULL elements or more than one dimension. An empty array gives an empty slice.
+///
+/// # Safety
+/// `datum` must be a non-null real[] datum valid for `'a` (a column checked as
+/// [`Kind::Float4Array`]).
+pub unsafe fn float4_array<'a>(datum: pg_sys::Datum) -> Option<&'a [f32]> {
+    unsafe {
+        let array = pg_sys::pg_detoast_datum(datum.cast_mut_ptr::<pg_sys::varlena>())
+            as *const pg_sys::ArrayType;
+        if (*array).ndim == 0 {
+            return Some(&[]);
+        }
+        if (*array).ndim != 1 || (*array).dataoffset != 0 || (*array).elemtype != pg_sys::FLOAT4OID
+        {
+            return None;
+        }
+        // One dimension, no null bitmap: the header, the dimension and the lower bound, then the
+        // values (ARR_OVERHEAD_NONULLS(1) = 24 bytes, as written by array_datum()).
+        let base = array as *const u8;
+        let len = *(base.add(std::mem::size_of::<pg_sys::ArrayType>()) as *const i32);
+        Some(std::slice::from_raw_parts(
+            base.add(24) as *const f32,
+            len.max(0) as usize,
+        ))
     }
 }
 
@@ -248,6 +335,7 @@ pub enum Value<'a> {
     Float4(f32),
     Float4Array(&'a [f32]),
     Int4Array(&'a [i32]),
+    Int8Array(&'a [i64]),
 }
 
 impl Value<'_> {
@@ -257,6 +345,7 @@ impl Value<'_> {
             Value::Float4(_) => pg_sys::FLOAT4OID,
             Value::Float4Array(_) => pg_sys::FLOAT4ARRAYOID,
             Value::Int4Array(_) => pg_sys::INT4ARRAYOID,
+            Value::Int8Array(_) => pg_sys::INT8ARRAYOID,
         }
     }
 
@@ -265,8 +354,9 @@ impl Value<'_> {
         match self {
             Value::Int8(v) => pg_sys::Datum::from(*v as usize),
             Value::Float4(v) => pg_sys::Datum::from(v.to_bits() as usize),
-            Value::Float4Array(values) => array4_datum(pg_sys::FLOAT4OID, values),
-            Value::Int4Array(values) => array4_datum(pg_sys::INT4OID, values),
+            Value::Float4Array(values) => array_datum(pg_sys::FLOAT4OID, values),
+            Value::Int4Array(values) => array_datum(pg_sys::INT4OID, values),
+            Value::Int8Array(values) => array_datum(pg_sys::INT8OID, values),
         }
     }
 }
@@ -414,22 +504,26 @@ impl TableWriter {
     }
 }
 
-/// A one-dimensional, NULL-free array of 4-byte pass-by-value values (float4, int4) in the
-/// current memory context, laid out as construct_array() lays it out: the ArrayType header, the
-/// dimension and lower bound 1 (ARR_OVERHEAD_NONULLS(1) = 24 bytes), then the values. Built
-/// directly because construct_array() goes through a Datum per element: 2.5% of a tier M
+/// A one-dimensional, NULL-free array of 4- or 8-byte pass-by-value values (float4, int4, int8)
+/// in the current memory context, laid out as construct_array() lays it out: the ArrayType
+/// header, the dimension and lower bound 1 (ARR_OVERHEAD_NONULLS(1) = 24 bytes, a multiple of 8,
+/// so 8-byte elements are aligned as their type's 'd' alignment requires), then the values.
+/// Built directly because construct_array() goes through a Datum per element: 2.5% of a tier M
 /// refresh for the 95k user rows. An empty array is Postgres's empty array (no dimensions).
-fn array4_datum<T: Copy>(elem: pg_sys::Oid, values: &[T]) -> pg_sys::Datum {
+fn array_datum<T: Copy>(elem: pg_sys::Oid, values: &[T]) -> pg_sys::Datum {
     const HEADER: usize = 24;
     const _: () = assert!(std::mem::size_of::<pg_sys::ArrayType>() + 2 * 4 == HEADER);
-    assert_eq!(std::mem::size_of::<T>(), 4, "4-byte elements only");
-    // SAFETY: a fresh palloc of the exact size, every byte of it written below; the layout is
-    // that of a one-dimensional array without a null bitmap (src/include/utils/array.h).
+    let size = std::mem::size_of::<T>();
+    assert!(size == 4 || size == 8, "4- or 8-byte elements only");
+    // SAFETY: a fresh palloc of the exact size (palloc's result is MAXALIGNed, so the values at
+    // offset 24 are 8-aligned), every byte of it written below; the layout is that of a
+    // one-dimensional array without a null bitmap (src/include/utils/array.h). The element type
+    // `elem` is the Postgres type of T (float4/int4 for 4 bytes, int8 for 8), by the callers.
     unsafe {
         if values.is_empty() {
             return pg_sys::Datum::from(pg_sys::construct_empty_array(elem));
         }
-        let bytes = HEADER + 4 * values.len();
+        let bytes = HEADER + size * values.len();
         let len = i32::try_from(bytes).expect("arrays hold far fewer than 2^29 values");
         let ptr = pg_sys::palloc(bytes) as *mut u8;
         let header = ptr as *mut pg_sys::ArrayType;
@@ -443,7 +537,7 @@ fn array4_datum<T: Copy>(elem: pg_sys::Oid, values: &[T]) -> pg_sys::Datum {
         std::ptr::copy_nonoverlapping(
             values.as_ptr() as *const u8,
             ptr.add(HEADER),
-            4 * values.len(),
+            size * values.len(),
         );
         pg_sys::Datum::from(ptr)
     }

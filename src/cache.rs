@@ -230,6 +230,44 @@ fn read_stored_model(client: &SpiClient, model_id: i64) -> StoredModel {
         ));
     }
 
+    // Versions built before ALTER EXTENSION reco UPDATE to 0.2.0 have no neighbour lists (and
+    // the 0.1.0 table has no columns for them): they are served without the item-item part.
+    let has_neighbours = client
+        .select(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute \
+             WHERE attrelid OPERATOR(pg_catalog.=) 'reco.model_shoes'::pg_catalog.regclass \
+               AND attname OPERATOR(pg_catalog.=) 'neighbour_ids' AND NOT attisdropped)",
+            None,
+            &[],
+        )
+        .and_then(|t| t.first().get_one::<bool>())
+        .unwrap_or_else(|e| errors::spi("reading the model's columns", e))
+        .unwrap_or(false);
+    let mut neighbours = Vec::new();
+    if has_neighbours {
+        let table = client
+            .select(
+                "SELECT shoe_id, neighbour_ids, neighbour_weights FROM reco.model_shoes \
+                 WHERE model_id = $1 AND cardinality(neighbour_ids) > 0",
+                None,
+                &[model_id.into()],
+            )
+            .unwrap_or_else(|e| errors::spi("reading item-item neighbours", e));
+        neighbours.reserve(table.len());
+        for row in table {
+            let ids: Vec<i64> = column(&row, 2, MODEL_SHOES, "neighbour_ids").unwrap_or_default();
+            let sims: Vec<f32> =
+                column(&row, 3, MODEL_SHOES, "neighbour_weights").unwrap_or_default();
+            if ids.len() == sims.len() {
+                neighbours.push((
+                    column::<i64>(&row, 1, MODEL_SHOES, "shoe_id").unwrap_or_default(),
+                    ids,
+                    sims,
+                ));
+            }
+        }
+    }
+
     const SEGMENTS: &str = "reco.model_segments";
     let table = client
         .select(
@@ -251,6 +289,7 @@ fn read_stored_model(client: &SpiClient, model_id: i64) -> StoredModel {
         k,
         vocab: TfidfModel::from_parts(terms, idf),
         shoes,
+        neighbours,
         segments,
         half_life_days: half_life_days.unwrap_or(0.0),
         reference_epoch: reference_epoch.unwrap_or(0.0),

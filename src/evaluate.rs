@@ -10,16 +10,14 @@ use reco_core::metrics;
 use reco_core::model::{self, ModelInputs, SegmentAssignment};
 use reco_core::offline::{self, ScoredUsers, SplitRow, METHODS};
 use reco_core::serving::ServingModel;
-use reco_core::svd::SvdParams;
 
 use crate::cache::read_catalog;
 use crate::errors::{self, column};
-use crate::guc;
 
 struct Evaluation {
     model: ServingModel,
     users: ScoredUsers,
-    rankings: Vec<[Vec<usize>; 4]>,
+    rankings: Vec<[Vec<usize>; 5]>,
     parameters: serde_json::Value,
 }
 
@@ -37,13 +35,8 @@ fn check_fraction(test_fraction: Option<f64>) -> f64 {
 /// rank with the same scoring as recommend().
 fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
     const SPLIT: &str = "reco.evaluation_split()";
-    let svd = SvdParams {
-        k: guc::factors(),
-        oversample: guc::svd_oversampling(),
-        power_iters: guc::svd_power_iterations(),
-        seed: guc::seed(),
-    };
-    let (cf_weight, shrinkage) = (guc::cf_weight(), guc::history_shrinkage());
+    let params = crate::refresh::build_params();
+    let blend = crate::recommend::blend();
     let catalog = read_catalog();
     let pos: HashMap<i64, usize> = catalog
         .iter()
@@ -100,15 +93,18 @@ fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
             of_row: vec![None; m],
         },
     };
-    let built = model::build(inputs, content, &svd, &mut || {
+    let built = model::build(inputs, content, &params, &mut || {
         check_for_interrupts!();
     });
     let model = ServingModel::from_model(built);
     check_for_interrupts!();
-    let rankings = offline::rank(&model.view(), &users, k, cf_weight, shrinkage);
+    let rankings = offline::rank(&model.view(), &users, k, &blend);
+    let svd = &params.svd;
     let parameters = serde_json::json!({
         "factors": svd.k, "oversampling": svd.oversample, "power_iterations": svd.power_iters,
-        "seed": svd.seed, "cf_weight": cf_weight, "history_shrinkage": shrinkage,
+        "seed": svd.seed, "cf_weight": blend.cf_weight, "history_shrinkage": blend.history_shrinkage,
+        "knn_neighbours": params.knn.neighbours, "knn_shrinkage": params.knn.shrinkage,
+        "knn_weight": blend.knn_weight,
     });
     Evaluation {
         model,

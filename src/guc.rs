@@ -65,7 +65,8 @@ const POWER_ITERATIONS: usize = 2;
 const SEED: usize = 3;
 const KEEP_MODELS: usize = 4;
 const REFRESH_MEMORY_LIMIT: usize = 5;
-const INTS: [IntSetting; 6] = [
+const KNN_NEIGHBOURS: usize = 6;
+const INTS: [IntSetting; 7] = [
     IntSetting {
         name: c"reco.factors",
         short: c"Number of SVD factors refresh() computes.",
@@ -120,13 +121,25 @@ const INTS: [IntSetting; 6] = [
         max: i32::MAX / 2,
         flags: pg_sys::GUC_UNIT_MB as c_int,
     },
+    IntSetting {
+        name: c"reco.knn_neighbours",
+        short: c"Item-item neighbours refresh() keeps per shoe (0 = no item-item component).",
+        long: c"The item-item component scores a shoe by the neighbour lists of the shoes in a user's history, so its query cost is history size times this; more neighbours reach more shoes at the cost of refresh time and the size of reco.model_shoes.",
+        boot: 100,
+        min: 0,
+        max: 1000,
+        flags: 0,
+    },
 ];
 
 const HALF_LIFE_DAYS: usize = 0;
 const CF_WEIGHT: usize = 1;
 const HISTORY_SHRINKAGE: usize = 2;
 const SIMILAR_CF_WEIGHT: usize = 3;
-const REALS: [RealSetting; 4] = [
+const KNN_SHRINKAGE: usize = 4;
+const KNN_WEIGHT: usize = 5;
+const SIMILAR_KNN_WEIGHT: usize = 6;
+const REALS: [RealSetting; 7] = [
     RealSetting {
         name: c"reco.half_life_days",
         short: c"Half-life in days of interaction weights (0 = no time decay).",
@@ -154,18 +167,42 @@ const REALS: [RealSetting; 4] = [
     RealSetting {
         name: c"reco.similar_cf_weight",
         short: c"Weight of CF factor cosine (vs TF-IDF cosine) in similar().",
-        long: c"similar() scores w * cosine of CF factors + (1 - w) * TF-IDF cosine; a shoe the active model has not seen uses content only.",
+        long: c"similar() scores cf_weight * cosine of CF factors + reco.similar_knn_weight * item-item similarity + the rest * TF-IDF cosine; a shoe the active model has not seen uses content only.",
         boot: 0.5,
+        min: 0.0,
+        max: 1.0,
+    },
+    RealSetting {
+        name: c"reco.knn_shrinkage",
+        short: c"Shrinkage of the item-item cosine: added to the product of the two shoes' norms.",
+        long: c"sim(i, j) = co-occurrence / (|i| |j| + shrinkage): pairs supported by few shoppers count less. Takes effect at the next refresh().",
+        boot: 10.0,
+        min: 0.0,
+        max: 1000000.0,
+    },
+    RealSetting {
+        name: c"reco.knn_weight",
+        short: c"Share of the item-item score in recommend()'s hybrid.",
+        long: c"score = (1 - knn_weight) * (CF, content and popularity blend) + knn_weight * item-item score; 0 turns the item-item component off at query time.",
+        boot: 0.5,
+        min: 0.0,
+        max: 1.0,
+    },
+    RealSetting {
+        name: c"reco.similar_knn_weight",
+        short: c"Weight of the item-item similarity in similar().",
+        long: c"Shared with reco.similar_cf_weight: the rest goes to the TF-IDF cosine (when the two add up to more than 1 they are scaled to sum to 1).",
+        boot: 0.3,
         min: 0.0,
         max: 1.0,
     },
 ];
 
-static INT_VALUES: [Slot<c_int>; 6] = [const { Slot(UnsafeCell::new(0)) }; 6];
-static REAL_VALUES: [Slot<f64>; 4] = [const { Slot(UnsafeCell::new(0.0)) }; 4];
+static INT_VALUES: [Slot<c_int>; 7] = [const { Slot(UnsafeCell::new(0)) }; 7];
+static REAL_VALUES: [Slot<f64>; 7] = [const { Slot(UnsafeCell::new(0.0)) }; 7];
 /// A value set before the library was loaded and rejected when the setting was defined, kept
 /// until the setting is assigned again. Ints first, then reals.
-static REJECTED: Slot<[Option<&'static str>; 10]> = Slot(UnsafeCell::new([None; 10]));
+static REJECTED: Slot<[Option<&'static str>; 14]> = Slot(UnsafeCell::new([None; 14]));
 
 fn set_rejected(slot: usize, value: Option<&'static str>) {
     // SAFETY: main thread only (see Slot).
@@ -224,8 +261,8 @@ macro_rules! real_hooks {
 
 /// Defines every setting and reserves the prefix; called once from _PG_init.
 pub fn register() {
-    let int_assign: [pg_sys::GucIntAssignHook; 6] = int_hooks!(0, 1, 2, 3, 4, 5);
-    let real_assign: [pg_sys::GucRealAssignHook; 4] = real_hooks!(0, 1, 2, 3);
+    let int_assign: [pg_sys::GucIntAssignHook; 7] = int_hooks!(0, 1, 2, 3, 4, 5, 6);
+    let real_assign: [pg_sys::GucRealAssignHook; 7] = real_hooks!(0, 1, 2, 3, 4, 5, 6);
     for (i, s) in INTS.iter().enumerate() {
         let pending = placeholder(s.name);
         // SAFETY: the name, descriptions and the value's storage are 'static; Postgres keeps the
@@ -359,4 +396,24 @@ pub fn history_shrinkage() -> f64 {
 /// reco.similar_cf_weight
 pub fn similar_cf_weight() -> f64 {
     real(SIMILAR_CF_WEIGHT)
+}
+
+/// reco.knn_neighbours
+pub fn knn_neighbours() -> usize {
+    int(KNN_NEIGHBOURS) as usize
+}
+
+/// reco.knn_shrinkage
+pub fn knn_shrinkage() -> f64 {
+    real(KNN_SHRINKAGE)
+}
+
+/// reco.knn_weight
+pub fn knn_weight() -> f64 {
+    real(KNN_WEIGHT)
+}
+
+/// reco.similar_knn_weight
+pub fn similar_knn_weight() -> f64 {
+    real(SIMILAR_KNN_WEIGHT)
 }

@@ -45,7 +45,14 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/reco--0.1.0--0.2.0.sql",
     name = "v0_2_0",
-    requires = ["schema", "model", "load", "evaluate", "services"]
+    requires = [
+        "schema",
+        "model",
+        "load",
+        "evaluate",
+        "services",
+        similar_users
+    ]
 );
 
 #[allow(non_snake_case)]

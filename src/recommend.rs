@@ -5,9 +5,10 @@
 use pgrx::pg_sys::{PgBuiltInOids, PgOid};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
+use reco_core::scoring::Blend;
 use reco_core::serving::{
-    action_rank, aggregate_history, BlendSettings, Filters, HistoryItem, Profile, Recommendation,
-    ServingModel,
+    action_rank, aggregate_history, Filters, HistoryItem, Profile, Recommendation, ServingModel,
+    SimilarBlend,
 };
 
 use crate::cache;
@@ -55,10 +56,7 @@ fn recommend(
             .unwrap_or_default(),
     };
     let exclude_purchased = exclude_purchased.unwrap_or(true);
-    let blend = BlendSettings {
-        cf_weight: guc::cf_weight(),
-        history_shrinkage: guc::history_shrinkage(),
-    };
+    let blend = blend();
 
     let rows = Spi::connect(|client| {
         let model = cache::current(client);
@@ -69,13 +67,30 @@ fn recommend(
                 if history.is_empty() {
                     model.cold_start(k, &filters, &profile)
                 } else {
-                    model.recommend(k, &filters, &history, exclude_purchased, blend)
+                    model.recommend(k, &filters, &history, exclude_purchased, &blend)
                 }
             }
         };
         rows_of(&model, found)
     });
     TableIterator::new(rows)
+}
+
+/// The hybrid's weights from the settings (recommend() and evaluate()).
+pub fn blend() -> Blend {
+    Blend {
+        cf_weight: guc::cf_weight(),
+        history_shrinkage: guc::history_shrinkage(),
+        knn_weight: guc::knn_weight(),
+    }
+}
+
+/// similar()'s weights from the settings.
+fn similar_blend() -> SimilarBlend {
+    SimilarBlend {
+        cf_weight: guc::similar_cf_weight() as f32,
+        knn_weight: guc::similar_knn_weight() as f32,
+    }
 }
 
 fn rows_of(model: &ServingModel, found: Vec<Recommendation>) -> Vec<RecommendRow> {
@@ -167,12 +182,12 @@ fn similar(
     let Some(shoe_id) = shoe_id else {
         errors::null_value("shoe_id must not be NULL")
     };
-    let cf_weight = guc::similar_cf_weight() as f32;
+    let blend = similar_blend();
     let rows = Spi::connect(|client| {
         let model = cache::current(client);
         let s = shoe_position(&model, shoe_id);
         model
-            .similar(s, k, cf_weight, |i| i == s || !model.shoes[i].active)
+            .similar(s, k, blend, |i| i == s || !model.shoes[i].active)
             .into_iter()
             .map(|r| {
                 (
@@ -207,7 +222,7 @@ fn similar_lists(
         );
     }
     // Settings are read here: worker threads never call into Postgres.
-    let w = guc::similar_cf_weight() as f32;
+    let w = similar_blend();
     let rows = Spi::connect(|client| {
         let cache = cache::current(client);
         let mut todo = Vec::with_capacity(shoe_ids.len());
@@ -248,4 +263,70 @@ fn shoe_position(model: &ServingModel, shoe_id: i64) -> usize {
         Some(&s) => s,
         None => errors::no_data(format!("shoe {shoe_id} does not exist in reco.shoes"), None),
     }
+}
+
+/// Users whose tastes are closest to `user_id`'s (audience similarity, e.g. for campaigns): the
+/// cosine between the user's *current* fold-in (their interactions now, through the active
+/// model's shoe factors, as recommend() folds them in) and every other user's stored
+/// representation in the active model (`reco.model_users.factors` = U·S, which is the same
+/// fold-in of their interactions as of the refresh). Best first, the user excluded, only users
+/// with a positive cosine. A user with no interactions, or no model yet, gets no rows.
+#[pg_extern(parallel_unsafe)]
+fn similar_users(
+    user_id: Option<i64>,
+    k: default!(Option<i32>, 10),
+) -> TableIterator<'static, (name!(user_id, i64), name!(score, f64))> {
+    use crate::bulk::{float4_array, for_each_row_int8, Column, Kind};
+    let k = errors::check_k(k);
+    let Some(user_id) = user_id else {
+        errors::null_value("user_id must not be NULL")
+    };
+    let rows = Spi::connect(|client| {
+        let cache = cache::current(client);
+        let (_, history) = read_user(client, &cache, user_id);
+        let weights: Vec<(usize, f32)> = history
+            .iter()
+            .filter(|h| cache.in_model[h.pos])
+            .map(|h| (h.pos, h.weight))
+            .collect();
+        let Some(model_id) = cache
+            .model_id
+            .filter(|_| cache.k > 0 && !weights.is_empty())
+        else {
+            return Vec::new();
+        };
+        let query = reco_core::scoring::fold_in(&cache.factors, cache.k, &weights);
+        const MODEL_USERS: &str = "reco.model_users";
+        const COLUMNS: [Column; 2] = [
+            Column::new(MODEL_USERS, "user_id", Kind::Int8),
+            Column::new(MODEL_USERS, "factors", Kind::Float4Array),
+        ];
+        let mut ids: Vec<i64> = Vec::new();
+        let mut scores: Vec<f32> = Vec::new();
+        let mut on_row = |values: &[pg_sys::Datum], nulls: &[bool]| {
+            let other = values[0].value() as i64;
+            if other == user_id || nulls[1] {
+                return;
+            }
+            // SAFETY: column 2 is a non-NULL real[] (type checked by for_each_row).
+            if let Some(f) = unsafe { float4_array(values[1]) } {
+                if f.len() == query.len() {
+                    ids.push(other);
+                    scores.push(reco_core::scoring::cosine(&query, f));
+                }
+            }
+        };
+        for_each_row_int8(
+            "reading user factors",
+            "SELECT user_id, factors FROM reco.model_users WHERE model_id = $1",
+            model_id,
+            &COLUMNS,
+            &mut on_row,
+        );
+        reco_core::topk::top_k(&scores, k, |i| scores[i] <= 0.0)
+            .into_iter()
+            .map(|(i, s)| (ids[i], s as f64))
+            .collect()
+    });
+    TableIterator::new(rows)
 }

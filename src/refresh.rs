@@ -7,14 +7,16 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::PgSqlErrorCode;
 use reco_core::catalog::Shoe;
+use reco_core::itemknn::KnnParams;
 use reco_core::matrix::{IdIndex, Triplets};
-use reco_core::model::{self, Model, ModelInputs, SegmentAssignment};
+use reco_core::model::{self, BuildParams, Model, ModelInputs, SegmentAssignment};
 use reco_core::scoring::decayed;
+use reco_core::scoring::KNN_WEIGHTING;
 use reco_core::segments::segment_keys;
 use reco_core::svd::SvdParams;
 use reco_core::tfidf;
 
-use crate::bulk::{for_each_row, text_bytes, Column, Kind, TableWriter, Value};
+use crate::bulk::{for_each_row, table_columns, text_bytes, Column, Kind, TableWriter, Value};
 use crate::cache::read_catalog;
 use crate::errors::{self, column, raise};
 use crate::guc;
@@ -45,7 +47,7 @@ const POSTGRES_EPOCH_UNIX_SECONDS: f64 = 946_684_800.0;
 
 /// The settings a refresh is built with, read once at its start.
 struct RefreshSettings {
-    svd: SvdParams,
+    build: BuildParams,
     half_life_days: f64,
     keep_models: i64,
     memory_limit_bytes: f64,
@@ -54,16 +56,29 @@ struct RefreshSettings {
 impl RefreshSettings {
     fn current() -> RefreshSettings {
         RefreshSettings {
-            svd: SvdParams {
-                k: guc::factors(),
-                oversample: guc::svd_oversampling(),
-                power_iters: guc::svd_power_iterations(),
-                seed: guc::seed(),
-            },
+            build: build_params(),
             half_life_days: guc::half_life_days(),
             keep_models: guc::keep_models(),
             memory_limit_bytes: guc::refresh_memory_limit_bytes(),
         }
+    }
+}
+
+/// The model build's settings (reco.factors, ..., reco.knn_neighbours, reco.knn_shrinkage), for
+/// refresh() and evaluate() alike.
+pub fn build_params() -> BuildParams {
+    BuildParams {
+        svd: SvdParams {
+            k: guc::factors(),
+            oversample: guc::svd_oversampling(),
+            power_iters: guc::svd_power_iterations(),
+            seed: guc::seed(),
+        },
+        knn: KnnParams {
+            neighbours: guc::knn_neighbours(),
+            shrinkage: guc::knn_shrinkage() as f32,
+            weighting: KNN_WEIGHTING,
+        },
     }
 }
 
@@ -150,7 +165,7 @@ fn refresh() -> TableIterator<
             reference_epoch,
         } = read;
         inputs.catalog = catalog;
-        let built = model::build(inputs, content, &settings.svd, &mut || {
+        let built = model::build(inputs, content, &settings.build, &mut || {
             check_for_interrupts!();
         });
         let svd_seconds = t_svd.elapsed().as_secs_f64();
@@ -158,10 +173,12 @@ fn refresh() -> TableIterator<
 
         // ---- stage 3: write
         let parameters = serde_json::json!({
-            "factors_requested": settings.svd.k,
-            "oversampling": settings.svd.oversample,
-            "power_iterations": settings.svd.power_iters,
-            "seed": settings.svd.seed,
+            "factors_requested": settings.build.svd.k,
+            "oversampling": settings.build.svd.oversample,
+            "power_iterations": settings.build.svd.power_iters,
+            "seed": settings.build.svd.seed,
+            "knn_neighbours": settings.build.knn.neighbours,
+            "knn_shrinkage": settings.build.knn.shrinkage,
             "half_life_days": settings.half_life_days,
             "reference_epoch": reference_epoch,
             "action_weights": action_weights
@@ -340,7 +357,7 @@ struct TableSizes {
 /// Refuse before allocating when the estimated peak is above reco.refresh_memory_limit: a
 /// backend killed by the OOM killer takes the whole cluster through crash recovery.
 fn check_memory(client: &SpiClient, settings: &RefreshSettings) -> TableSizes {
-    let params = &settings.svd;
+    let params = &settings.build.svd;
     // The planner's row estimates are enough and cost nothing; a table never vacuumed or
     // analyzed (reltuples < 0) is counted instead.
     let estimate = |table: &str, count_sql: &str| -> f64 {
@@ -608,20 +625,30 @@ fn partition_oid(client: &SpiClient, table: &str, model_id: i64) -> pg_sys::Oid 
 }
 
 fn write_shoes(client: &SpiClient, model_id: i64, built: &Model) {
+    const COLUMNS: [&str; 8] = [
+        "model_id",
+        "shoe_id",
+        "factors",
+        "popularity",
+        "tfidf_terms",
+        "tfidf_weights",
+        "neighbour_ids",
+        "neighbour_weights",
+    ];
     let k = built.factors();
-    let mut writer = TableWriter::open(
-        partition_oid(client, "model_shoes", model_id),
-        &[
-            "model_id",
-            "shoe_id",
-            "factors",
-            "popularity",
-            "tfidf_terms",
-            "tfidf_weights",
-        ],
-    );
+    let relid = partition_oid(client, "model_shoes", model_id);
+    // Until ALTER EXTENSION reco UPDATE has run, the 0.1.0 table has no neighbour columns: the
+    // version is then written without them (and served without the item-item part).
+    let with_neighbours = table_columns(relid).len() == COLUMNS.len();
+    let columns = if with_neighbours {
+        &COLUMNS[..]
+    } else {
+        &COLUMNS[..6]
+    };
+    let mut writer = TableWriter::open(relid, columns);
     let mut terms: Vec<i32> = Vec::new();
     let mut weights: Vec<f32> = Vec::new();
+    let mut neighbour_ids: Vec<i64> = Vec::new();
     for (i, shoe) in built.catalog.iter().enumerate() {
         let factors = built.svd.shoe_factors.row(i);
         let factors = &factors.as_slice().expect("row-major factors")[..k];
@@ -633,14 +660,22 @@ fn write_shoes(client: &SpiClient, model_id: i64, built: &Model) {
                 weights.push(w);
             }
         }
-        writer.write_row(&[
+        let (items, sims) = built.neighbours.row(i);
+        neighbour_ids.clear();
+        neighbour_ids.extend(items.iter().map(|&j| built.catalog[j as usize].shoe_id));
+        let mut row = vec![
             Value::Int8(model_id),
             Value::Int8(shoe.shoe_id),
             Value::Float4Array(factors),
             Value::Float4(built.popularity[i]),
             Value::Int4Array(&terms),
             Value::Float4Array(&weights),
-        ]);
+        ];
+        if with_neighbours {
+            row.push(Value::Int8Array(&neighbour_ids));
+            row.push(Value::Float4Array(sims));
+        }
+        writer.write_row(&row);
     }
     writer.finish();
 }

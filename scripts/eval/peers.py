@@ -321,18 +321,25 @@ def fit_lightfm(train: sp.csr_matrix, rows: np.ndarray, item_features: sp.csr_ma
     return uv[rows] @ iv.T + ib[None, :] + ub[rows][:, None]
 
 
-def item_genre_features(conn, items: np.ndarray, movielens_dir: Path) -> tuple[sp.csr_matrix, str]:
-    """Identity + genre indicator features, rows normalised to sum 1 (LightFM's Dataset default)."""
+def item_genre_features(conn, items: np.ndarray, movielens_dir: Path,
+                        kind: str = "genres") -> tuple[sp.csr_matrix, str]:
+    """Identity + genre (or description word) indicator features, rows normalised to sum 1
+    (LightFM's Dataset default). kind 'description': the words of reco.shoes.description (the
+    Amazon loader puts each item's attribute ids there)."""
     genres: dict[int, list[str]] = {}
     source = ""
     movies = movielens_dir / "movies.csv"
-    if movies.is_file():
+    if kind == "description":
+        genres = {int(s): sorted(set((d or "").split()))
+                  for s, d in conn.execute("SELECT shoe_id, description FROM reco.shoes")}
+        source = "reco.shoes.description words"
+    elif movies.is_file():
         with open(movies, newline="", encoding="utf-8") as f:
             for rec in csv.DictReader(f):
                 g = rec["genres"]
                 genres[int(rec["movieId"])] = [] if g == "(no genres listed)" else g.split("|")
         source = f"genres from {movies}"
-    if not genres or not set(items.tolist()) <= set(genres):
+    if kind != "description" and (not genres or not set(items.tolist()) <= set(genres)):
         genres = {int(s): [t] for s, t in conn.execute("SELECT shoe_id, lower(type) FROM reco.shoes")}
         source = "reco.shoes.type"
     names = sorted({g for gs in genres.values() for g in gs})
@@ -412,6 +419,8 @@ def main() -> int:
     ap.add_argument("--self-test", action="store_true", help="check the metric and split code on hand-computed cases, then exit")
     ap.add_argument("--check-evaluate", action="store_true",
                     help="also call reco.evaluate(k, test_fraction) and compare its metrics with ours")
+    ap.add_argument("--item-features", choices=("genres", "description"), default="genres",
+                    help="LightFM item features: MovieLens genres (else reco.shoes.type), or the words of reco.shoes.description")
     ap.add_argument("--movielens-dir", default=os.environ.get("RECO_MOVIELENS_DIR", str(DEFAULT_MOVIELENS)))
     args = ap.parse_args()
     k, tf = args.k, args.test_fraction
@@ -443,17 +452,19 @@ def main() -> int:
 
     feats, feats_desc = (None, "")
     if "lightfm" in methods:
-        feats, feats_desc = item_genre_features(conn, items, Path(args.movielens_dir))
+        feats, feats_desc = item_genre_features(conn, items, Path(args.movielens_dir), args.item_features)
 
     # PureSVD uses reco's number of factors (reco.factors, 64 unless set with --reco-set).
     setting = conn.execute("SELECT current_setting('reco.factors', true)").fetchone()[0]
     reco_factors = int(setting) if setting else 64
     peers = {
         "popularity": (fit_popularity, {}, None),
-        "puresvd": (fit_puresvd, {"factors": reco_factors}, None),
+        "puresvd": (fit_puresvd, {"factors": reco_factors}, [{"factors": f} for f in (16, 32, 64, 128, 256)]),
         "als": (fit_als, {"factors": 64, "iterations": 15, "regularization": 10.0, "alpha": 0.25},
-                [{"regularization": r, "alpha": a} for r in (1.0, 10.0, 30.0, 100.0) for a in (0.1, 0.25, 0.5, 1.0)]),
-        "ease": (fit_ease, {"lam": 4000.0}, [{"lam": l} for l in (500.0, 1000.0, 2000.0, 4000.0, 8000.0)]),
+                [{"factors": f, "regularization": r, "alpha": a} for f in (64, 128)
+                 for r in (1.0, 10.0, 30.0, 100.0) for a in (0.1, 0.25, 0.5, 1.0)]),
+        "ease": (fit_ease, {"lam": 4000.0}, [{"lam": l} for l in (25.0, 50.0, 100.0, 200.0, 500.0, 1000.0,
+                                                                   2000.0, 4000.0, 8000.0)]),
         "lightfm": (fit_lightfm, {"factors": 64, "epochs": 30, "learning_rate": 0.05, "item_features": feats},
                     [{"epochs": e} for e in (10, 30, 60)]),
     }

@@ -33,14 +33,25 @@ PG_BIN=/usr/lib/postgresql/15/bin
 
 THROWAWAY=0
 LOAD=0
+DATASET=movielens
+HOLDOUT=0
 PEER_ARGS=()
 for a in "$@"; do
   case "$a" in
     --throwaway) THROWAWAY=1 ;;
     --load) LOAD=1 ;;
+    --amazon) DATASET=amazon ;;
+    --validation) HOLDOUT=1 ;;
     *) PEER_ARGS+=("$a") ;;
   esac
 done
+# Amazon Toys is scored leave-last-out: a test fraction below 1 / (longest sequence) holds out
+# exactly each user's last item (scripts/eval/load_amazon.py); --validation drops that item
+# first, so the second-to-last is scored. MovieLens --validation deletes the test part of the
+# time split (test fraction 0.2) after loading, so the same split of what is left is scored.
+if [ "$DATASET" = amazon ]; then
+  PEER_ARGS=(--test-fraction 1e-9 --item-features description "${PEER_ARGS[@]}")
+fi
 
 # ---- the venv ------------------------------------------------------------------------------
 PINS=(numpy==2.4.6 scipy==1.17.1 scikit-learn==1.9.1 implicit==0.7.3 "psycopg[binary]==3.3.9")
@@ -87,7 +98,22 @@ if [ "$THROWAWAY" = 1 ]; then
   LOAD=1
 fi
 if [ "$LOAD" = 1 ]; then
-  bash "$HERE/load_movielens.sh" >&2
+  if [ "$DATASET" = amazon ]; then
+    "$VENV/bin/python" "$HERE/load_amazon.py" --holdout "$HOLDOUT" >&2
+  else
+    bash "$HERE/load_movielens.sh" >&2
+    if [ "$HOLDOUT" = 1 ]; then
+      psql -X -q -v ON_ERROR_STOP=1 -c "
+        DELETE FROM reco.interactions i USING (
+          SELECT interaction_id,
+                 row_number() OVER (PARTITION BY user_id ORDER BY occurred_at, interaction_id) AS rn,
+                 count(*) OVER (PARTITION BY user_id) AS n
+          FROM reco.interactions) s
+        WHERE s.interaction_id = i.interaction_id AND s.n >= 2 AND s.rn > s.n - ceil(0.2 * s.n);
+        ANALYZE reco.interactions;" >&2
+      echo "validation: the test part of the 0.2 time split deleted; scoring the split of the rest" >&2
+    fi
+  fi
 fi
 
 echo "== peers.py on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc --all) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB RAM ==" >&2

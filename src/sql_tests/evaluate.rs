@@ -31,7 +31,10 @@ mod tests {
                 .collect()
         });
         let names: Vec<&str> = metrics.iter().map(|m| m.0.as_str()).collect();
-        assert_eq!(names, vec!["hybrid", "cf", "content", "popularity"]);
+        assert_eq!(
+            names,
+            vec!["hybrid", "cf", "itemknn", "content", "popularity"]
+        );
         for m in &metrics {
             for v in [m.1, m.2, m.3, m.4, m.5, m.6] {
                 assert!((0.0..=1.0).contains(&v), "{m:?}");
@@ -45,7 +48,7 @@ mod tests {
             one_i64("SELECT model_id FROM reco.models WHERE status = 'active'"),
             active
         );
-        assert_eq!(one_i64("SELECT count(*) FROM reco.evaluations"), 4);
+        assert_eq!(one_i64("SELECT count(*) FROM reco.evaluations"), 5);
         assert_eq!(
             one_i64(
                 "SELECT count(DISTINCT model_id) FROM reco.evaluations WHERE model_id IS NOT NULL"

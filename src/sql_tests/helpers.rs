@@ -10,14 +10,26 @@ pub fn data_dir() -> String {
         .unwrap_or_else(|| format!("{}/data", env!("CARGO_MANIFEST_DIR")))
 }
 
-/// Create pg_temp.try_sql(q): runs q and returns 'ok' or 'SQLSTATE: message'.
-pub fn install_try_sql() {
-    Spi::run(
-        "CREATE OR REPLACE FUNCTION pg_temp.try_sql(q text) RETURNS text LANGUAGE plpgsql AS $$
+/// pg_temp.try_sql(q): runs q and returns 'ok' or 'SQLSTATE: message'.
+pub const TRY_SQL: &str =
+    "CREATE OR REPLACE FUNCTION pg_temp.try_sql(q text) RETURNS text LANGUAGE plpgsql AS $$
          BEGIN EXECUTE q; RETURN 'ok';
-         EXCEPTION WHEN query_canceled OR others THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$",
+         EXCEPTION WHEN query_canceled OR others THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$";
+
+/// Create pg_temp.try_sql(q) in this session.
+pub fn install_try_sql() {
+    Spi::run(TRY_SQL).unwrap();
+}
+
+/// pg_temp.try_sql(q) in the session of the open dblink connection `name` (TRY_SQL installed
+/// there).
+pub fn remote_try_sql(name: &str, q: &str) -> String {
+    Spi::get_one_with_args::<String>(
+        "SELECT v FROM dblink($1, format('SELECT pg_temp.try_sql(%L)', $2::text)) AS t(v text)",
+        &[name.into(), q.into()],
     )
-    .unwrap();
+    .unwrap()
+    .unwrap()
 }
 
 pub fn try_sql(q: &str) -> String {
@@ -43,9 +55,7 @@ pub fn load_shop() {
 }
 
 /// A tiny hand-built shop: two running shoes, two hiking boots, one formal shoe, one inactive.
-pub fn tiny_shop() {
-    Spi::run(
-        "INSERT INTO reco.users (user_id, age, gender, primary_usage) VALUES
+pub const TINY_SHOP: &str = "INSERT INTO reco.users (user_id, age, gender, primary_usage) VALUES
             (1, 30, 'female', 'running'), (2, 31, 'female', 'running'), (3, 45, 'male', 'hiking'),
             (4, 46, 'male', 'hiking'), (5, 28, 'other', 'running'), (6, NULL, NULL, NULL);
          INSERT INTO reco.shoes (shoe_id, name, brand, type, material, color, price, description, care_instructions, lifespan_days, active) VALUES
@@ -60,9 +70,11 @@ pub fn tiny_shop() {
             (2, 10, 'view', '2026-01-01'), (2, 11, 'add_to_wishlist', '2026-01-02'), (2, 15, 'view', '2026-01-02'),
             (3, 12, 'purchase', '2026-02-01'), (3, 13, 'view', '2026-02-02'),
             (4, 13, 'add_to_wishlist', '2026-02-01'), (4, 12, 'view', '2026-02-03'),
-            (5, 11, 'view', '2026-03-01');",
-    )
-    .unwrap();
+            (5, 11, 'view', '2026-03-01');";
+
+/// Loads TINY_SHOP in this transaction.
+pub fn tiny_shop() {
+    Spi::run(TINY_SHOP).unwrap();
 }
 
 pub fn recommended_ids(q: &str) -> Vec<i64> {
@@ -199,7 +211,7 @@ SELECT concat_ws(E'\n',
   (SELECT 'service_settings ' || coalesce(string_agg(t::text, ',' ORDER BY t.shoe_type), '') FROM reco.service_settings t),
   (SELECT 'services_sent ' || coalesce(string_agg(t::text, ',' ORDER BY t.user_id, t.shoe_id, t.purchased_on, t.service), '') FROM reco.services_sent t),
   (SELECT 'models ' || coalesce(string_agg(t.model_id || ':' || t.status || ':' || t.factors || ':' || t.singular_values::text, ',' ORDER BY t.model_id), '') FROM reco.models t),
-  (SELECT 'model_shoes ' || count(*) || ' ' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.model_id, t.shoe_id), '')) FROM reco.model_shoes t),
+  (SELECT 'model_shoes ' || count(*) || ' ' || md5(coalesce(string_agg((t.model_id, t.shoe_id, t.factors, t.popularity, t.tfidf_terms, t.tfidf_weights)::text, ',' ORDER BY t.model_id, t.shoe_id), '')) FROM reco.model_shoes t),
   (SELECT 'model_users ' || count(*) || ' ' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.model_id, t.user_id), '')) FROM reco.model_users t),
   (SELECT 'model_segments ' || count(*) || ' ' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.model_id, t.segment), '')) FROM reco.model_segments t),
   (SELECT 'evaluations ' || coalesce(string_agg(t.run_id || ':' || t.method || ':' || t.ndcg_at_k, ',' ORDER BY t.evaluation_id), '') FROM reco.evaluations t),

@@ -22,86 +22,125 @@ mod tests {
         "SELECT * FROM reco.due_services('2027-02-01')",
     ];
 
-    /// A shop with a model, then `alter`; every reader in `readers` must fail with 42804
-    /// naming `column`.
-    fn each_reader_refuses(alter: &str, column: &str, readers: &[&str]) {
-        install_try_sql();
-        tiny_shop();
-        Spi::run("DELETE FROM reco.interactions WHERE user_id = 5").unwrap();
-        Spi::run("SELECT * FROM reco.refresh()").unwrap();
-        Spi::run(alter).unwrap();
+    /// In a scratch database of its own (ALTER TABLE on the shared test database would block the
+    /// tests running beside this one, or deadlock with them): a shop with a model, then
+    /// `alter`; every reader in `readers` must fail with 42804 naming `column`. Returns the
+    /// dblink connection name, still open, for more checks.
+    fn each_reader_refuses(db: &str, alter: &str, column: &str, readers: &[&str]) -> String {
+        let name = altered_shop(db, alter);
         for q in readers {
-            let got = try_sql(q);
+            let got = remote_try_sql(&name, q);
             assert!(
                 got.starts_with("42804: ") && got.contains(column),
                 "{q} after {alter}: {got}"
             );
         }
+        name
+    }
+
+    /// The scratch database `db` with the tiny shop, a model, then `alter`; returns the name of
+    /// an open dblink connection to it with pg_temp.try_sql installed.
+    fn altered_shop(db: &str, alter: &str) -> String {
+        let conn = scratch_database(db);
+        let name = db.to_string();
+        Spi::run_with_args(
+            "SELECT dblink_connect($1, $2)",
+            &[name.as_str().into(), conn.as_str().into()],
+        )
+        .unwrap();
+        let exec = |sql: &str| {
+            Spi::run_with_args(
+                "SELECT dblink_exec($1, $2)",
+                &[name.as_str().into(), sql.into()],
+            )
+            .unwrap()
+        };
+        exec(TRY_SQL);
+        exec(TINY_SHOP);
+        exec("DELETE FROM reco.interactions WHERE user_id = 5");
+        exec("DO $$ BEGIN PERFORM * FROM reco.refresh(); END $$");
+        exec(alter);
+        name
+    }
+
+    fn done(name: &str) {
+        drop_scratch_database(name);
     }
 
     #[pg_test]
     fn shoes_brand_of_another_type_is_refused_by_every_reader() {
-        each_reader_refuses(
+        let c = each_reader_refuses(
+            "reco_test_odd_brand",
             "ALTER TABLE reco.shoes ALTER brand TYPE int USING 0",
             "reco.shoes.brand",
             &READERS,
         );
+        done(&c);
     }
 
     #[pg_test]
     fn shoes_type_of_another_type_is_refused_by_every_reader() {
         // due_services() compares the type with the settings' text first: 42883 from the
         // planner, also a clean error; the other readers go through the catalogue reader.
-        each_reader_refuses(
+        let c = each_reader_refuses(
+            "reco_test_odd_type",
             "ALTER TABLE reco.shoes ALTER type TYPE int USING 0",
             "reco.shoes.type",
             &READERS[..5],
         );
-        let got = try_sql(READERS[5]);
+        let got = remote_try_sql(&c, READERS[5]);
         assert!(got.starts_with("42"), "{got}");
+        done(&c);
     }
 
     #[pg_test]
     fn users_primary_usage_of_another_type_is_refused() {
-        each_reader_refuses(
+        let c = each_reader_refuses(
+            "reco_test_odd_usage",
             "ALTER TABLE reco.users ALTER primary_usage TYPE int USING 0",
             "reco.users.primary_usage",
             &[READERS[0], READERS[1], READERS[4]],
         );
+        done(&c);
     }
 
     #[pg_test]
     fn users_gender_of_another_type_is_refused() {
-        each_reader_refuses(
+        let c = each_reader_refuses(
+            "reco_test_odd_gender",
             "ALTER TABLE reco.users DROP CONSTRAINT users_gender_check, ALTER gender TYPE int USING 0",
             "reco.users.gender",
             &[READERS[0], READERS[1], READERS[4]],
         );
+        done(&c);
     }
 
     #[pg_test]
     fn users_age_as_numeric_is_refused_not_misread() {
-        each_reader_refuses(
+        let c = each_reader_refuses(
+            "reco_test_odd_age",
             "ALTER TABLE reco.users ALTER age TYPE numeric",
             "reco.users.age",
             &[READERS[0], READERS[1], READERS[4]],
         );
+        done(&c);
     }
 
     #[pg_test]
     fn text_columns_as_varchar_still_work() {
         // varchar has the bytes of text: accepted.
-        install_try_sql();
-        tiny_shop();
-        Spi::run(
+        let c = altered_shop(
+            "reco_test_odd_varchar",
             "ALTER TABLE reco.shoes ALTER brand TYPE varchar(40), ALTER description TYPE varchar",
-        )
-        .unwrap();
-        Spi::run("SELECT * FROM reco.refresh()").unwrap();
-        assert_eq!(
-            one_i64("SELECT count(*) FROM reco.recommend(1, 3)"),
-            3,
-            "recommend works on varchar columns"
         );
+        assert_eq!(remote_try_sql(&c, "SELECT * FROM reco.refresh()"), "ok");
+        let n = Spi::get_one_with_args::<i64>(
+            "SELECT v FROM dblink($1, 'SELECT count(*) FROM reco.recommend(1, 3)') AS t(v bigint)",
+            &[c.as_str().into()],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(n, 3, "recommend works on varchar columns");
+        done(&c);
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! * [`model`] — building a model version from its inputs (refresh(), evaluate()).
 //! * [`serving`] — recommend(), similar() and cold start on a loaded model, with reasons.
+//! * [`itemknn`] — item-item collaborative filtering: top-N neighbour lists per shoe.
 //! * [`scoring`] — the per-user scores shared by serving and the offline evaluation: CF fold-in,
 //!   content, the hybrid blend.
 //! * [`svd`] — randomized truncated SVD of the sparse user × shoe matrix.
@@ -17,6 +18,7 @@
 //! * [`rng`] — small seeded PRNG (xoshiro256**) with a Gaussian sampler.
 
 pub mod catalog;
+pub mod itemknn;
 mod linalg;
 pub mod matrix;
 pub mod metrics;

@@ -5,7 +5,8 @@
 //! ModelInputs { catalog, user_ids, triplets, segments }
 //!   ├─ build_content(catalog)      TF-IDF vocabulary and shoe vectors (needs only the catalogue,
 //!   │                              so refresh() starts it while it still reads the log)
-//!   └─ build(inputs, content, ..)  user x shoe matrix, popularity, segment popularity, SVD
+//!   └─ build(inputs, content, ..)  user x shoe matrix, popularity, segment popularity,
+//!                                  item-item neighbours, SVD
 //! ```
 
 use std::collections::HashMap;
@@ -13,6 +14,7 @@ use std::collections::HashMap;
 use sprs::CsMat;
 
 use crate::catalog::Shoe;
+use crate::itemknn::{self, KnnParams, Neighbours};
 use crate::matrix::{column_sums, csr_from_triplets, grouped_column_sums, Triplets};
 use crate::svd::{randomized_svd, SvdParams, TruncatedSvd};
 use crate::tfidf::{self, ShoeText, TfidfModel};
@@ -90,6 +92,15 @@ pub struct Model {
     pub vocab: TfidfModel,
     pub content: CsMat<f32>,
     pub segments: Vec<SegmentTop>,
+    /// Item-item neighbours of every shoe (catalogue positions).
+    pub neighbours: Neighbours,
+}
+
+/// Settings of a build.
+#[derive(Clone, Debug)]
+pub struct BuildParams {
+    pub svd: SvdParams,
+    pub knn: KnnParams,
 }
 
 impl Model {
@@ -112,7 +123,7 @@ pub fn build_content(catalog: &[Shoe]) -> Content {
 pub fn build(
     inputs: ModelInputs,
     content: Content,
-    svd: &SvdParams,
+    params: &BuildParams,
     checkpoint: &mut dyn FnMut(),
 ) -> Model {
     let ModelInputs {
@@ -127,7 +138,9 @@ pub fn build(
     let segments = segment_tops(&segments.names, &segments.users(), &sums);
     drop(sums);
     checkpoint();
-    let svd = randomized_svd(&a, svd, checkpoint);
+    let neighbours = itemknn::build(&a, &params.knn, checkpoint);
+    checkpoint();
+    let svd = randomized_svd(&a, &params.svd, checkpoint);
     Model {
         catalog,
         user_ids,
@@ -136,6 +149,7 @@ pub fn build(
         vocab: content.vocab,
         content: content.matrix,
         segments,
+        neighbours,
     }
 }
 
@@ -232,11 +246,18 @@ mod tests {
             triplets,
             segments,
         };
-        let params = SvdParams {
-            k: 3,
-            oversample: 2,
-            power_iters: 2,
-            seed: 1,
+        let params = BuildParams {
+            svd: SvdParams {
+                k: 3,
+                oversample: 2,
+                power_iters: 2,
+                seed: 1,
+            },
+            knn: KnnParams {
+                neighbours: 5,
+                shrinkage: 0.0,
+                weighting: itemknn::Weighting::Binary,
+            },
         };
         let mut checks = 0;
         let model = build(inputs, content, &params, &mut || checks += 1);
@@ -272,6 +293,11 @@ mod tests {
                 assert!((got - w).abs() < 1e-4, "({i},{j}): {got} vs {w}");
             }
         }
+        // Shoes 0 and 1 share user 7 (row 0): cosine 1 / (1 * sqrt 2); shoe 2 shares nobody.
+        let (items, sims) = model.neighbours.row(0);
+        assert_eq!(items, &[1]);
+        assert!((sims[0] - 0.5f32.sqrt()).abs() < 1e-6);
+        assert!(model.neighbours.row(2).0.is_empty());
         // One TF-IDF row per shoe, unit length; "runner" is shared by the first two.
         assert_eq!(model.content.rows(), 3);
         let runner = model.vocab.term_index("runner").unwrap();

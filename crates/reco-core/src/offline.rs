@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crate::topk::top_k;
 use rayon::prelude::*;
 
-use crate::scoring::{user_scores, ModelView};
+use crate::scoring::{user_scores, Blend, ModelView};
 
 /// One interaction of the split, in (user, time) order.
 pub struct SplitRow {
@@ -67,7 +67,7 @@ pub fn build(rows: Vec<SplitRow>) -> (ScoredUsers, Vec<(u32, u32, f32)>) {
 }
 
 /// Method names, in the order of the rankings returned by `rank`.
-pub const METHODS: [&str; 4] = ["hybrid", "cf", "content", "popularity"];
+pub const METHODS: [&str; 5] = ["hybrid", "cf", "itemknn", "content", "popularity"];
 
 /// Top-k shoe positions per scored user for each method (train shoes excluded), in parallel over
 /// users: pure computation on owned data.
@@ -75,14 +75,13 @@ pub fn rank(
     view: &ModelView,
     users: &ScoredUsers,
     k: usize,
-    cf_weight: f64,
-    shrinkage: f64,
-) -> Vec<[Vec<usize>; 4]> {
+    blend: &Blend,
+) -> Vec<[Vec<usize>; 5]> {
     users
         .train
         .par_iter()
         .map(|history| {
-            let s = user_scores(view, history, cf_weight, shrinkage);
+            let s = user_scores(view, history, blend);
             let seen: HashSet<usize> = history.iter().map(|&(p, _)| p).collect();
             let top = |scores: &[f32]| {
                 top_k(scores, k, |i| seen.contains(&i))
@@ -93,6 +92,7 @@ pub fn rank(
             [
                 top(&s.hybrid),
                 top(&s.cf),
+                top(&s.knn),
                 top(&s.content),
                 top(view.popularity),
             ]

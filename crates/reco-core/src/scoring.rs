@@ -3,6 +3,8 @@
 
 use sprs::CsMat;
 
+use crate::itemknn::{self, Neighbours, Weighting};
+
 /// Score every row of a TF-IDF matrix against a sparse query: `by_term` is the matrix in CSC
 /// (one column per term), so the cost is the length of the query's posting lists, not n x V.
 /// With L2-normalised rows and query this is cosine similarity.
@@ -175,23 +177,47 @@ pub struct ModelView<'a> {
     pub content_by_term: &'a CsMat<f32>,
     /// Popularity scaled to a maximum of 1.
     pub popularity: &'a [f32],
+    /// Item-item neighbours by catalogue position (empty: no item-item component).
+    pub neighbours: &'a Neighbours,
 }
 
-/// Per-shoe scores of one user: the hybrid and its parts.
+/// How the parts of the hybrid are weighed (reco.cf_weight, reco.history_shrinkage,
+/// reco.knn_weight), read by the SQL layer and passed in.
+#[derive(Clone, Copy, Debug)]
+pub struct Blend {
+    /// CF share of the non-item-item part for a long history (0 disables CF).
+    pub cf_weight: f64,
+    /// History size at which the CF share reaches half of `cf_weight`.
+    pub history_shrinkage: f64,
+    /// Share of the item-item score in the hybrid.
+    pub knn_weight: f64,
+}
+
+/// How the history's weights enter the item-item score: the weighting the neighbours were built
+/// with.
+pub const KNN_WEIGHTING: Weighting = Weighting::Log1p;
+
+/// Per-shoe scores of one user: the hybrid and its parts (each scaled to a maximum of 1).
 pub struct UserScores {
     pub hybrid: Vec<f32>,
     pub cf: Vec<f32>,
     pub content: Vec<f32>,
+    pub knn: Vec<f32>,
 }
 
-/// Score every shoe for a user with `history` = (shoe position, summed weight), sorted by position.
-/// `cf_weight` is the CF share for a long history (0 disables CF, e.g. before the first refresh).
-pub fn user_scores(
-    m: &ModelView,
-    history: &[(usize, f32)],
-    cf_weight: f64,
-    shrinkage: f64,
-) -> UserScores {
+/// Score every shoe for a user with `history` = (shoe position, summed weight), sorted by
+/// position:
+///
+/// ```text
+/// a      = cf_weight * n / (n + history_shrinkage)        (0 without CF factors)
+/// base   = a * cf + (1 - a) * (0.7 * content + 0.3 * popularity)
+/// hybrid = (1 - b) * base + b * knn                        (b = knn_weight; 0 without neighbours)
+/// ```
+///
+/// with n the number of distinct shoes in the history, cf the PureSVD fold-in `r V Vᵀ` divided
+/// by its largest absolute value, content the cosine with the history's TF-IDF profile, and
+/// knn the item-item score `Σ_h g(w_h) sim(h, ·)` divided by its maximum.
+pub fn user_scores(m: &ModelView, history: &[(usize, f32)], blend: &Blend) -> UserScores {
     let n = m.popularity.len();
     let in_model: Vec<(usize, f32)> = history
         .iter()
@@ -221,20 +247,34 @@ pub fn user_scores(
         .collect();
     let content = content_scores(m.content_by_term, &weighted_profile(&parts));
     let a = if m.k > 0 {
-        cf_blend_weight(cf_weight, shrinkage, history.len()) as f32
+        cf_blend_weight(blend.cf_weight, blend.history_shrinkage, history.len()) as f32
+    } else {
+        0.0
+    };
+    let mut knn = if m.neighbours.is_empty() || blend.knn_weight <= 0.0 {
+        vec![0f32; n]
+    } else {
+        itemknn::user_scores(m.neighbours, n, &in_model, KNN_WEIGHTING)
+    };
+    scale_to_unit_max(&mut knn);
+    let b = if knn.iter().any(|&x| x > 0.0) {
+        blend.knn_weight as f32
     } else {
         0.0
     };
     let hybrid = (0..n)
         .map(|i| {
-            a * cf[i]
-                + (1.0 - a) * (CONTENT_SHARE * content[i] + (1.0 - CONTENT_SHARE) * m.popularity[i])
+            let base = a * cf[i]
+                + (1.0 - a)
+                    * (CONTENT_SHARE * content[i] + (1.0 - CONTENT_SHARE) * m.popularity[i]);
+            (1.0 - b) * base + b * knn[i]
         })
         .collect();
     UserScores {
         hybrid,
         cf,
         content,
+        knn,
     }
 }
 

@@ -8,9 +8,10 @@ use std::collections::{HashMap, HashSet};
 use sprs::CsMat;
 
 use crate::catalog::Shoe;
+use crate::itemknn::Neighbours;
 use crate::model::Model;
 use crate::scoring::{
-    cf_scores, content_scores, cosine, decayed, scale_to_unit_max, sparse_dot, user_scores,
+    cf_scores, content_scores, cosine, decayed, scale_to_unit_max, sparse_dot, user_scores, Blend,
     ModelView, UserScores,
 };
 use crate::segments::{segment_keys, usage_audience};
@@ -117,14 +118,16 @@ pub struct SimilarShoe {
     pub score: f64,
     pub content_score: f64,
     pub cf_score: f64,
+    /// Item-item similarity relative to the closest neighbour (1 for it).
+    pub knn_score: f64,
 }
 
-/// Settings of the personalised score (reco.cf_weight, reco.history_shrinkage), read by the SQL
-/// layer and passed in so that this code never reads Postgres settings.
+/// Weights of similar(): the CF factor cosine and the item-item similarity; the rest goes to the
+/// TF-IDF cosine (reco.similar_cf_weight, reco.similar_knn_weight).
 #[derive(Clone, Copy, Debug)]
-pub struct BlendSettings {
-    pub cf_weight: f64,
-    pub history_shrinkage: f64,
+pub struct SimilarBlend {
+    pub cf_weight: f32,
+    pub knn_weight: f32,
 }
 
 /// Cold-start popularity of one user segment: (catalogue position, score scaled to max 1), best
@@ -155,6 +158,9 @@ pub struct ServingModel {
     /// Popularity scaled to a maximum of 1.
     pub popularity: Vec<f32>,
     pub segments: HashMap<String, SegmentList>,
+    /// Item-item neighbours by catalogue position (empty before the first refresh, or for a
+    /// version built before 0.2.0).
+    pub neighbours: Neighbours,
     /// Time decay of the model (0 = none) and its reference time (epoch seconds).
     pub half_life_days: f64,
     pub reference_epoch: f64,
@@ -166,6 +172,8 @@ pub struct StoredModel {
     pub vocab: TfidfModel,
     /// (shoe_id, factors, popularity) per shoe of the version.
     pub shoes: Vec<(i64, Vec<f32>, f32)>,
+    /// (shoe_id, neighbour shoe ids, similarities) per shoe that has neighbours.
+    pub neighbours: Vec<(i64, Vec<i64>, Vec<f32>)>,
     /// (segment, users, shoe ids, scores) per segment.
     pub segments: Vec<(String, i32, Vec<i64>, Vec<f32>)>,
     pub half_life_days: f64,
@@ -202,6 +210,7 @@ impl ServingModel {
             vocab,
             popularity: popularity_sums,
             segments: HashMap::new(),
+            neighbours: Neighbours::empty(n),
             half_life_days: 0.0,
             reference_epoch: 0.0,
         }
@@ -246,11 +255,26 @@ impl ServingModel {
                 .collect();
             segments.insert(segment, SegmentList { users, shoes: list });
         }
+        let mut lists: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
+        for (id, ids, sims) in stored.neighbours {
+            let Some(&p) = pos.get(&id) else { continue };
+            lists[p] = ids
+                .iter()
+                .zip(&sims)
+                .filter_map(|(j, &s)| pos.get(j).map(|&q| (q as u32, s)))
+                .collect();
+        }
+        let neighbours = if lists.iter().all(Vec::is_empty) {
+            Neighbours::empty(n)
+        } else {
+            Neighbours::from_rows(lists)
+        };
         ServingModel {
             shoes,
             pos,
             has_model: true,
             k,
+            neighbours,
             unit_factors: unit_rows(&factors, k),
             factors,
             in_model,
@@ -285,6 +309,7 @@ impl ServingModel {
             vocab: model.vocab,
             popularity,
             segments: HashMap::new(),
+            neighbours: model.neighbours,
             half_life_days: 0.0,
             reference_epoch: 0.0,
         }
@@ -299,7 +324,17 @@ impl ServingModel {
             content: &self.content,
             content_by_term: &self.content_by_term,
             popularity: &self.popularity,
+            neighbours: &self.neighbours,
         }
+    }
+
+    /// Item-item similarity of `j` to `i` (0 when `j` is not among `i`'s neighbours).
+    pub fn neighbour_similarity(&self, i: usize, j: usize) -> f32 {
+        let (items, sims) = self.neighbours.row(i);
+        items
+            .iter()
+            .position(|&x| x as usize == j)
+            .map_or(0.0, |p| sims[p])
     }
 
     pub fn factor_row(&self, pos: usize) -> &[f32] {
@@ -409,15 +444,19 @@ impl ServingModel {
         filters: &Filters,
         history: &[HistoryItem],
         exclude_purchased: bool,
-        blend: BlendSettings,
+        blend: &Blend,
     ) -> Vec<Recommendation> {
         let weights: Vec<(usize, f32)> = history.iter().map(|h| (h.pos, h.weight)).collect();
-        let cf_weight = if self.has_model { blend.cf_weight } else { 0.0 };
+        let blend = Blend {
+            cf_weight: if self.has_model { blend.cf_weight } else { 0.0 },
+            ..*blend
+        };
         let UserScores {
             hybrid: score,
             cf,
             content,
-        } = user_scores(&self.view(), &weights, cf_weight, blend.history_shrinkage);
+            knn,
+        } = user_scores(&self.view(), &weights, &blend);
         let mut strongest: Vec<&HistoryItem> = history.iter().collect();
         strongest.sort_by(|a, b| {
             (b.strongest, b.weight)
@@ -441,20 +480,40 @@ impl ServingModel {
             score: s as f64,
             cf_score: cf[i] as f64,
             content_score: content[i] as f64,
-            reason: self.explain(i, &strongest, &rows),
+            reason: self.explain(i, &strongest, &rows, blend.knn_weight as f32 * knn[i], s),
         })
         .collect()
     }
 
     /// "similar to <shoe> you bought": the history item that best explains recommending
     /// `target`, by content and factor similarity weighted by how strongly the user engaged
-    /// with it.
+    /// with it. When the item-item part (`knn_part` of the `score`) is at least half the score,
+    /// the reason is the history item shoppers most often chose together with `target`.
     fn explain(
         &self,
         target: usize,
         history: &[&HistoryItem],
         rows: &[Vec<(usize, f32)>],
+        knn_part: f32,
+        score: f32,
     ) -> String {
+        if knn_part > 0.0 && knn_part >= 0.5 * score {
+            let best = history
+                .iter()
+                .filter(|h| h.pos != target)
+                .map(|h| {
+                    let sim = self.neighbour_similarity(h.pos, target);
+                    (h, sim * (1.0 + 0.25 * h.strongest as f32))
+                })
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            if let Some((h, _)) = best.filter(|b| b.1 > 0.0) {
+                return format!(
+                    "often chosen together with {} {}",
+                    self.shoes[h.pos].name,
+                    action_phrase(h.strongest)
+                );
+            }
+        }
         let target_row = self.content_row(target);
         let best = history
             .iter()
@@ -487,16 +546,19 @@ impl ServingModel {
         }
     }
 
-    /// Top-k shoes like the shoe at position `s`: `cf_weight` times the cosine of CF factors
-    /// plus the rest times the TF-IDF cosine (content only for a shoe the model has not seen).
-    /// `skip` excludes positions (the shoe itself, inactive shoes).
+    /// Top-k shoes like the shoe at position `s`:
+    /// `cf_weight * CF factor cosine + knn_weight * item-item similarity + the rest * TF-IDF
+    /// cosine`, the item-item similarity divided by the best neighbour's (so 1 for the closest).
+    /// A shoe the model has not seen has neither CF nor neighbours: content only. `skip`
+    /// excludes positions (the shoe itself, inactive shoes).
     pub fn similar(
         &self,
         s: usize,
         k: usize,
-        cf_weight: f32,
+        blend: SimilarBlend,
         skip: impl Fn(usize) -> bool,
     ) -> Vec<SimilarShoe> {
+        let n = self.shoes.len();
         let content = content_scores(&self.content_by_term, &self.content_row(s));
         let use_cf = self.k > 0 && self.in_model[s];
         let cf: Vec<f32> = if use_cf {
@@ -509,11 +571,26 @@ impl ServingModel {
                 &self.unit_factors[s * k..(s + 1) * k],
             )
         } else {
-            vec![0f32; self.shoes.len()]
+            vec![0f32; n]
         };
-        let w = if use_cf { cf_weight } else { 0.0 };
-        let score: Vec<f32> = (0..self.shoes.len())
-            .map(|i| w * cf[i] + (1.0 - w) * content[i])
+        let mut knn = vec![0f32; n];
+        let (items, sims) = self.neighbours.row(s);
+        let best = sims.first().copied().unwrap_or(0.0);
+        if best > 0.0 {
+            for (&j, &sim) in items.iter().zip(sims) {
+                knn[j as usize] = sim / best;
+            }
+        }
+        let wc = if use_cf { blend.cf_weight } else { 0.0 };
+        let wk = if best > 0.0 { blend.knn_weight } else { 0.0 };
+        // The two weights share what is left of 1 with content; together they never exceed it.
+        let (wc, wk) = if wc + wk > 1.0 {
+            (wc / (wc + wk), wk / (wc + wk))
+        } else {
+            (wc, wk)
+        };
+        let score: Vec<f32> = (0..n)
+            .map(|i| wc * cf[i] + wk * knn[i] + (1.0 - wc - wk) * content[i])
             .collect();
         top_k(&score, k, skip)
             .into_iter()
@@ -522,6 +599,7 @@ impl ServingModel {
                 score: sc as f64,
                 content_score: content[i] as f64,
                 cf_score: cf[i] as f64,
+                knn_score: knn[i] as f64,
             })
             .collect()
     }
