@@ -138,8 +138,10 @@ const HISTORY_SHRINKAGE: usize = 2;
 const SIMILAR_CF_WEIGHT: usize = 3;
 const KNN_SHRINKAGE: usize = 4;
 const KNN_WEIGHT: usize = 5;
-const SIMILAR_KNN_WEIGHT: usize = 6;
-const REALS: [RealSetting; 7] = [
+const CONTENT_WEIGHT: usize = 6;
+const POPULARITY_WEIGHT: usize = 7;
+const SIMILAR_KNN_WEIGHT: usize = 8;
+const REALS: [RealSetting; 9] = [
     RealSetting {
         name: c"reco.half_life_days",
         short: c"Half-life in days of interaction weights (0 = no time decay).",
@@ -150,17 +152,17 @@ const REALS: [RealSetting; 7] = [
     },
     RealSetting {
         name: c"reco.cf_weight",
-        short: c"Weight of the collaborative-filtering score in recommend() for a user with a long history.",
-        long: c"The weight actually used is cf_weight * n / (n + reco.history_shrinkage) for a user with n shoes in their history; the rest goes to content and popularity.",
-        boot: 0.5,
+        short: c"Weight of the collaborative-filtering (SVD fold-in) score in recommend() for a user with a long history.",
+        long: c"The weight used is cf_weight * n / (n + reco.history_shrinkage) for a user with n shoes in their history, beside reco.knn_weight, reco.content_weight and reco.popularity_weight (each score is scaled to a maximum of 1; only the ratios of the weights matter).",
+        boot: 1.4,
         min: 0.0,
-        max: 1.0,
+        max: 100.0,
     },
     RealSetting {
         name: c"reco.history_shrinkage",
         short: c"How many shoes of history it takes for the CF weight to reach half of reco.cf_weight.",
-        long: c"Users with little history lean on content and popularity; 0 gives every user with history the full reco.cf_weight.",
-        boot: 5.0,
+        long: c"Users with little history lean on the item-item neighbours and content; 0 gives every user with history the full reco.cf_weight.",
+        boot: 30.0,
         min: 0.0,
         max: 10000.0,
     },
@@ -175,18 +177,34 @@ const REALS: [RealSetting; 7] = [
     RealSetting {
         name: c"reco.knn_shrinkage",
         short: c"Shrinkage of the item-item cosine: added to the product of the two shoes' norms.",
-        long: c"sim(i, j) = co-occurrence / (|i| |j| + shrinkage): pairs supported by few shoppers count less. Takes effect at the next refresh().",
-        boot: 10.0,
+        long: c"sim(i, j) = (co-occurrence / (|i| |j| + shrinkage))^2 over the summed action weights: pairs supported by few shoppers count less. In squared action weights: 250 is what 10 shoppers who bought both shoes (5 x 5 each) add. Takes effect at the next refresh().",
+        boot: 250.0,
         min: 0.0,
         max: 1000000.0,
     },
     RealSetting {
         name: c"reco.knn_weight",
-        short: c"Share of the item-item score in recommend()'s hybrid.",
-        long: c"score = (1 - knn_weight) * (CF, content and popularity blend) + knn_weight * item-item score; 0 turns the item-item component off at query time.",
-        boot: 0.5,
+        short: c"Weight of the item-item score in recommend()'s hybrid.",
+        long: c"score = knn_weight * item-item + cf_weight * n / (n + history_shrinkage) * CF + content_weight * content + popularity_weight * popularity, each part scaled to a maximum of 1; 0 turns the item-item component off at query time.",
+        boot: 1.0,
         min: 0.0,
-        max: 1.0,
+        max: 100.0,
+    },
+    RealSetting {
+        name: c"reco.content_weight",
+        short: c"Weight of the TF-IDF content score in recommend()'s hybrid.",
+        long: c"The content score is the cosine between a shoe's TF-IDF vector and the weighted sum of the vectors of the user's history; see reco.knn_weight for the whole formula.",
+        boot: 1.0,
+        min: 0.0,
+        max: 100.0,
+    },
+    RealSetting {
+        name: c"reco.popularity_weight",
+        short: c"Weight of popularity in recommend()'s hybrid for a user with history.",
+        long: c"Popularity is the model's per-shoe sum of action weights scaled to a maximum of 1; see reco.knn_weight for the whole formula. Cold-start and anonymous users are served by popularity regardless.",
+        boot: 0.05,
+        min: 0.0,
+        max: 100.0,
     },
     RealSetting {
         name: c"reco.similar_knn_weight",
@@ -199,10 +217,10 @@ const REALS: [RealSetting; 7] = [
 ];
 
 static INT_VALUES: [Slot<c_int>; 7] = [const { Slot(UnsafeCell::new(0)) }; 7];
-static REAL_VALUES: [Slot<f64>; 7] = [const { Slot(UnsafeCell::new(0.0)) }; 7];
+static REAL_VALUES: [Slot<f64>; 9] = [const { Slot(UnsafeCell::new(0.0)) }; 9];
 /// A value set before the library was loaded and rejected when the setting was defined, kept
 /// until the setting is assigned again. Ints first, then reals.
-static REJECTED: Slot<[Option<&'static str>; 14]> = Slot(UnsafeCell::new([None; 14]));
+static REJECTED: Slot<[Option<&'static str>; 16]> = Slot(UnsafeCell::new([None; 16]));
 
 fn set_rejected(slot: usize, value: Option<&'static str>) {
     // SAFETY: main thread only (see Slot).
@@ -262,7 +280,32 @@ macro_rules! real_hooks {
 /// Defines every setting and reserves the prefix; called once from _PG_init.
 pub fn register() {
     let int_assign: [pg_sys::GucIntAssignHook; 7] = int_hooks!(0, 1, 2, 3, 4, 5, 6);
-    let real_assign: [pg_sys::GucRealAssignHook; 7] = real_hooks!(0, 1, 2, 3, 4, 5, 6);
+    let real_assign: [pg_sys::GucRealAssignHook; 9] = real_hooks!(0, 1, 2, 3, 4, 5, 6, 7, 8);
+    // The accessors find their settings by index: each index must name its setting.
+    for (i, name) in [
+        (FACTORS, c"reco.factors"),
+        (OVERSAMPLING, c"reco.svd_oversampling"),
+        (POWER_ITERATIONS, c"reco.svd_power_iterations"),
+        (SEED, c"reco.seed"),
+        (KEEP_MODELS, c"reco.keep_models"),
+        (REFRESH_MEMORY_LIMIT, c"reco.refresh_memory_limit"),
+        (KNN_NEIGHBOURS, c"reco.knn_neighbours"),
+    ] {
+        assert_eq!(INTS[i].name, name);
+    }
+    for (i, name) in [
+        (HALF_LIFE_DAYS, c"reco.half_life_days"),
+        (CF_WEIGHT, c"reco.cf_weight"),
+        (HISTORY_SHRINKAGE, c"reco.history_shrinkage"),
+        (SIMILAR_CF_WEIGHT, c"reco.similar_cf_weight"),
+        (KNN_SHRINKAGE, c"reco.knn_shrinkage"),
+        (KNN_WEIGHT, c"reco.knn_weight"),
+        (CONTENT_WEIGHT, c"reco.content_weight"),
+        (POPULARITY_WEIGHT, c"reco.popularity_weight"),
+        (SIMILAR_KNN_WEIGHT, c"reco.similar_knn_weight"),
+    ] {
+        assert_eq!(REALS[i].name, name);
+    }
     for (i, s) in INTS.iter().enumerate() {
         let pending = placeholder(s.name);
         // SAFETY: the name, descriptions and the value's storage are 'static; Postgres keeps the
@@ -416,4 +459,14 @@ pub fn knn_weight() -> f64 {
 /// reco.similar_knn_weight
 pub fn similar_knn_weight() -> f64 {
     real(SIMILAR_KNN_WEIGHT)
+}
+
+/// reco.content_weight
+pub fn content_weight() -> f64 {
+    real(CONTENT_WEIGHT)
+}
+
+/// reco.popularity_weight
+pub fn popularity_weight() -> f64 {
+    real(POPULARITY_WEIGHT)
 }

@@ -79,9 +79,11 @@ fn recommend(
 /// The hybrid's weights from the settings (recommend() and evaluate()).
 pub fn blend() -> Blend {
     Blend {
+        knn_weight: guc::knn_weight(),
         cf_weight: guc::cf_weight(),
         history_shrinkage: guc::history_shrinkage(),
-        knn_weight: guc::knn_weight(),
+        content_weight: guc::content_weight(),
+        popularity_weight: guc::popularity_weight(),
     }
 }
 

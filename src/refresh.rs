@@ -11,7 +11,7 @@ use reco_core::itemknn::KnnParams;
 use reco_core::matrix::{IdIndex, Triplets};
 use reco_core::model::{self, BuildParams, Model, ModelInputs, SegmentAssignment};
 use reco_core::scoring::decayed;
-use reco_core::scoring::KNN_WEIGHTING;
+use reco_core::scoring::{KNN_EXPONENT, KNN_WEIGHTING};
 use reco_core::segments::segment_keys;
 use reco_core::svd::SvdParams;
 use reco_core::tfidf;
@@ -77,6 +77,7 @@ pub fn build_params() -> BuildParams {
         knn: KnnParams {
             neighbours: guc::knn_neighbours(),
             shrinkage: guc::knn_shrinkage() as f32,
+            exponent: KNN_EXPONENT,
             weighting: KNN_WEIGHTING,
         },
     }

@@ -75,7 +75,7 @@ mod tests {
     fn a_bad_weight_set_before_loading_fails_recommend() {
         install_try_sql();
         fresh_session("early_weight");
-        Spi::run("SELECT dblink_exec('early_weight', 'SET reco.cf_weight = 7')").unwrap();
+        Spi::run("SELECT dblink_exec('early_weight', 'SET reco.cf_weight = -1')").unwrap();
         let got = remote_try("early_weight", "SELECT reason FROM reco.recommend(NULL, 3)");
         assert!(
             got.starts_with("22023: ") && got.contains("reco.cf_weight"),
@@ -120,7 +120,7 @@ mod tests {
             })
             .collect()
         });
-        assert_eq!(settings.len(), 14, "{settings:?}");
+        assert_eq!(settings.len(), 16, "{settings:?}");
         for (name, short, long) in &settings {
             assert!(
                 !short.is_empty() && !long.is_empty(),

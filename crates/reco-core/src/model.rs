@@ -256,6 +256,7 @@ mod tests {
             knn: KnnParams {
                 neighbours: 5,
                 shrinkage: 0.0,
+                exponent: 1.0,
                 weighting: itemknn::Weighting::Binary,
             },
         };

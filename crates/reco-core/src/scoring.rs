@@ -139,9 +139,6 @@ pub fn cf_blend_weight(cf_weight: f64, shrinkage: f64, history: usize) -> f64 {
     cf_weight * n / (n + shrinkage)
 }
 
-/// Share of the non-CF part of the hybrid that goes to content (the rest to popularity).
-pub const CONTENT_SHARE: f32 = 0.7;
-
 /// Time-decayed weight: halves every `half_life_days` before `reference_epoch` (0 = no decay).
 pub fn decayed(weight: f64, at_epoch: f64, reference_epoch: f64, half_life_days: f64) -> f64 {
     if half_life_days <= 0.0 {
@@ -181,21 +178,31 @@ pub struct ModelView<'a> {
     pub neighbours: &'a Neighbours,
 }
 
-/// How the parts of the hybrid are weighed (reco.cf_weight, reco.history_shrinkage,
-/// reco.knn_weight), read by the SQL layer and passed in.
+/// How the parts of the hybrid are weighed (reco.knn_weight, reco.cf_weight,
+/// reco.history_shrinkage, reco.content_weight, reco.popularity_weight), read by the SQL layer
+/// and passed in.
 #[derive(Clone, Copy, Debug)]
 pub struct Blend {
-    /// CF share of the non-item-item part for a long history (0 disables CF).
-    pub cf_weight: f64,
-    /// History size at which the CF share reaches half of `cf_weight`.
-    pub history_shrinkage: f64,
-    /// Share of the item-item score in the hybrid.
+    /// Weight of the item-item score.
     pub knn_weight: f64,
+    /// Weight of the CF score for a long history (0 disables CF).
+    pub cf_weight: f64,
+    /// History size at which the CF weight reaches half of `cf_weight`.
+    pub history_shrinkage: f64,
+    /// Weight of the TF-IDF cosine with the history's profile.
+    pub content_weight: f64,
+    /// Weight of popularity.
+    pub popularity_weight: f64,
 }
 
+/// The exponent of the item-item similarity (see itemknn).
+pub const KNN_EXPONENT: f32 = 2.0;
+
 /// How the history's weights enter the item-item score: the weighting the neighbours were built
-/// with.
-pub const KNN_WEIGHTING: Weighting = Weighting::Log1p;
+/// with. The weights themselves (raw) scored best on MovieLens, where a rating below 4 is a view
+/// (weight 1) and above a purchase (5); on Amazon every interaction is a purchase, so all
+/// weightings are the same there.
+pub const KNN_WEIGHTING: Weighting = Weighting::Raw;
 
 /// Per-shoe scores of one user: the hybrid and its parts (each scaled to a maximum of 1).
 pub struct UserScores {
@@ -209,14 +216,15 @@ pub struct UserScores {
 /// position:
 ///
 /// ```text
-/// a      = cf_weight * n / (n + history_shrinkage)        (0 without CF factors)
-/// base   = a * cf + (1 - a) * (0.7 * content + 0.3 * popularity)
-/// hybrid = (1 - b) * base + b * knn                        (b = knn_weight; 0 without neighbours)
+/// score = knn_weight * knn + cf_weight * n / (n + history_shrinkage) * cf
+///       + content_weight * content + popularity_weight * popularity
 /// ```
 ///
-/// with n the number of distinct shoes in the history, cf the PureSVD fold-in `r V Vᵀ` divided
-/// by its largest absolute value, content the cosine with the history's TF-IDF profile, and
-/// knn the item-item score `Σ_h g(w_h) sim(h, ·)` divided by its maximum.
+/// with n the number of distinct shoes in the history, knn the item-item score
+/// `Σ_h w_h sim(h, ·)` divided by its maximum, cf the PureSVD fold-in `r V Vᵀ` divided by its
+/// largest absolute value, content the cosine with the history's TF-IDF profile, popularity
+/// scaled to a maximum of 1. CF grows with the history: users with little of it get the
+/// neighbours of what they did and content; long histories add the low-rank model.
 pub fn user_scores(m: &ModelView, history: &[(usize, f32)], blend: &Blend) -> UserScores {
     let n = m.popularity.len();
     let in_model: Vec<(usize, f32)> = history
@@ -224,6 +232,11 @@ pub fn user_scores(m: &ModelView, history: &[(usize, f32)], blend: &Blend) -> Us
         .copied()
         .filter(|&(p, _)| m.in_model[p])
         .collect();
+    let a = if m.k > 0 {
+        cf_blend_weight(blend.cf_weight, blend.history_shrinkage, history.len()) as f32
+    } else {
+        0.0
+    };
     let mut cf = if m.k > 0 && !in_model.is_empty() {
         let p = fold_in(m.factors, m.k, &in_model);
         cf_scores(m.factors, m.k, &p)
@@ -246,29 +259,19 @@ pub fn user_scores(m: &ModelView, history: &[(usize, f32)], blend: &Blend) -> Us
         .map(|(r, &(_, w))| (r.as_slice(), w))
         .collect();
     let content = content_scores(m.content_by_term, &weighted_profile(&parts));
-    let a = if m.k > 0 {
-        cf_blend_weight(blend.cf_weight, blend.history_shrinkage, history.len()) as f32
-    } else {
-        0.0
-    };
     let mut knn = if m.neighbours.is_empty() || blend.knn_weight <= 0.0 {
         vec![0f32; n]
     } else {
         itemknn::user_scores(m.neighbours, n, &in_model, KNN_WEIGHTING)
     };
     scale_to_unit_max(&mut knn);
-    let b = if knn.iter().any(|&x| x > 0.0) {
-        blend.knn_weight as f32
-    } else {
-        0.0
-    };
+    let (wk, wc, wp) = (
+        blend.knn_weight as f32,
+        blend.content_weight as f32,
+        blend.popularity_weight as f32,
+    );
     let hybrid = (0..n)
-        .map(|i| {
-            let base = a * cf[i]
-                + (1.0 - a)
-                    * (CONTENT_SHARE * content[i] + (1.0 - CONTENT_SHARE) * m.popularity[i]);
-            (1.0 - b) * base + b * knn[i]
-        })
+        .map(|i| wk * knn[i] + a * cf[i] + wc * content[i] + wp * m.popularity[i])
         .collect();
     UserScores {
         hybrid,

@@ -1,0 +1,125 @@
+//! SQL-level tests: the item-item component (neighbour lists built by refresh(), blended into
+//! recommend() and similar()) and reco.similar_users().
+
+#[pgrx::pg_schema]
+mod tests {
+    #[allow(unused_imports)]
+    use crate::sql_tests::helpers::*;
+    #[allow(unused_imports)]
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn refresh_stores_each_shoes_neighbours() {
+        tiny_shop();
+        Spi::run("SELECT reco.refresh()").unwrap();
+        // Shoes 12 and 13 share users 3 and 4 (hiking); 10 and 11 share users 1 and 2; shoe 14
+        // (formal) has no interaction at all, so no neighbours.
+        assert_eq!(
+            one_text(
+                "SELECT neighbour_ids::text FROM reco.model_shoes s JOIN reco.models m USING (model_id) \
+                 WHERE m.status = 'active' AND s.shoe_id = 12"
+            )
+            .unwrap(),
+            "{13}"
+        );
+        assert_eq!(
+            one_text(
+                "SELECT neighbour_ids::text FROM reco.model_shoes s JOIN reco.models m USING (model_id) \
+                 WHERE m.status = 'active' AND s.shoe_id = 14"
+            )
+            .unwrap(),
+            "{}"
+        );
+        // Similarities are (co-occurrence / (|i| |j| + shrinkage))^2, in (0, 1], best first.
+        assert_eq!(
+            one_i64(
+                "SELECT count(*) FROM reco.model_shoes s JOIN reco.models m USING (model_id), \
+                        unnest(s.neighbour_weights) w \
+                 WHERE m.status = 'active' AND NOT (w > 0 AND w <= 1)"
+            ),
+            0
+        );
+        // reco.knn_neighbours = 0: no lists, and recommend() still answers.
+        Spi::run("SET LOCAL reco.knn_neighbours = 0; SELECT reco.refresh()").unwrap();
+        assert_eq!(
+            one_i64(
+                "SELECT count(*) FROM reco.model_shoes s JOIN reco.models m USING (model_id) \
+                 WHERE m.status = 'active' AND cardinality(s.neighbour_ids) > 0"
+            ),
+            0
+        );
+        assert_eq!(one_i64("SELECT count(*) FROM reco.recommend(1, 3)"), 3);
+    }
+
+    #[pg_test]
+    fn a_purchase_brings_its_neighbours_into_the_next_call() {
+        tiny_shop();
+        Spi::run("SELECT reco.refresh()").unwrap();
+        // User 5 viewed a running shoe only: nothing of the hiking boots' neighbourhood yet.
+        let before = recommended_ids("SELECT shoe_id FROM reco.recommend(5, 2)");
+        assert!(!before.contains(&13), "{before:?}");
+        // A purchase of boot 12, no refresh: its neighbour 13 comes first, explained by it.
+        Spi::run(
+            "INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (5, 12, 'purchase')",
+        )
+        .unwrap();
+        let (first, reason) =
+            Spi::get_two::<i64, String>("SELECT shoe_id, reason FROM reco.recommend(5, 1)")
+                .unwrap();
+        assert_eq!(first, Some(13));
+        assert_eq!(
+            reason.as_deref(),
+            Some("often chosen together with Peak Hiker you bought")
+        );
+        // Turned off at query time, the same call ranks by CF, content and popularity only.
+        Spi::run("SET LOCAL reco.knn_weight = 0").unwrap();
+        let reason = one_text("SELECT reason FROM reco.recommend(5, 1)").unwrap();
+        assert!(!reason.starts_with("often chosen together"), "{reason}");
+    }
+
+    #[pg_test]
+    fn similar_uses_the_neighbours() {
+        tiny_shop();
+        Spi::run("SELECT reco.refresh()").unwrap();
+        // Only the item-item part: shoe 10's one neighbour is 11, at 1 (the closest).
+        Spi::run("SET LOCAL reco.similar_knn_weight = 1; SET LOCAL reco.similar_cf_weight = 0")
+            .unwrap();
+        let (id, score) =
+            Spi::get_two::<i64, f64>("SELECT shoe_id, score FROM reco.similar(10, 1)").unwrap();
+        assert_eq!(id, Some(11));
+        assert!((score.unwrap() - 1.0).abs() < 1e-9, "{score:?}");
+    }
+
+    #[pg_test]
+    fn similar_users_ranks_users_by_taste() {
+        install_try_sql();
+        tiny_shop();
+        Spi::run("SELECT reco.refresh()").unwrap();
+        // User 3 (bought boot 12, viewed 13) is closest to user 4 (13, 12): the other hiker.
+        let ids = recommended_ids("SELECT user_id FROM reco.similar_users(3, 5)");
+        assert_eq!(ids.first(), Some(&4), "{ids:?}");
+        assert!(!ids.contains(&3), "the user is excluded");
+        let scores = Spi::connect(|c| {
+            c.select("SELECT score FROM reco.similar_users(3, 5)", None, &[])
+                .unwrap()
+                .map(|r| r.get::<f64>(1).unwrap().unwrap())
+                .collect::<Vec<_>>()
+        });
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+        assert!(
+            scores.iter().all(|&s| s > 0.0 && s <= 1.0 + 1e-6),
+            "{scores:?}"
+        );
+        // No history: no rows. Unknown user: P0002. NULL: 22004.
+        assert_eq!(one_i64("SELECT count(*) FROM reco.similar_users(6)"), 0);
+        assert!(try_sql("SELECT * FROM reco.similar_users(999)").starts_with("P0002: "));
+        assert!(try_sql("SELECT * FROM reco.similar_users(NULL)").starts_with("22004: "));
+        assert!(try_sql("SELECT * FROM reco.similar_users(3, 0)").starts_with("22023: "));
+    }
+
+    #[pg_test]
+    fn similar_users_before_the_first_refresh_is_empty() {
+        tiny_shop();
+        assert_eq!(one_i64("SELECT count(*) FROM reco.similar_users(3)"), 0);
+    }
+}
