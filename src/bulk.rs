@@ -523,7 +523,7 @@ fn array_datum<T: Copy>(elem: pg_sys::Oid, values: &[T]) -> pg_sys::Datum {
         if values.is_empty() {
             return pg_sys::Datum::from(pg_sys::construct_empty_array(elem));
         }
-        let bytes = HEADER + size * values.len();
+        let bytes = HEADER + std::mem::size_of_val(values);
         let len = i32::try_from(bytes).expect("arrays hold far fewer than 2^29 values");
         let ptr = pg_sys::palloc(bytes) as *mut u8;
         let header = ptr as *mut pg_sys::ArrayType;
@@ -537,7 +537,7 @@ fn array_datum<T: Copy>(elem: pg_sys::Oid, values: &[T]) -> pg_sys::Datum {
         std::ptr::copy_nonoverlapping(
             values.as_ptr() as *const u8,
             ptr.add(HEADER),
-            size * values.len(),
+            std::mem::size_of_val(values),
         );
         pg_sys::Datum::from(ptr)
     }

@@ -66,7 +66,8 @@ const SEED: usize = 3;
 const KEEP_MODELS: usize = 4;
 const REFRESH_MEMORY_LIMIT: usize = 5;
 const KNN_NEIGHBOURS: usize = 6;
-const INTS: [IntSetting; 7] = [
+const KNN_MAX_USER_ITEMS: usize = 7;
+const INTS: [IntSetting; 8] = [
     IntSetting {
         name: c"reco.factors",
         short: c"Number of SVD factors refresh() computes.",
@@ -128,6 +129,15 @@ const INTS: [IntSetting; 7] = [
         boot: 100,
         min: 0,
         max: 1000,
+        flags: 0,
+    },
+    IntSetting {
+        name: c"reco.knn_max_user_items",
+        short: c"Most shoes of one user that the item-item similarities are computed from (0 = all).",
+        long: c"A user with n shoes adds n^2 pairs to the item-item build, so a few users with thousands of shoes would cost more than everyone else together; such a user counts with their strongest shoes (largest weight) only. Takes effect at the next refresh().",
+        boot: 200,
+        min: 0,
+        max: 1000000,
         flags: 0,
     },
 ];
@@ -216,11 +226,11 @@ const REALS: [RealSetting; 9] = [
     },
 ];
 
-static INT_VALUES: [Slot<c_int>; 7] = [const { Slot(UnsafeCell::new(0)) }; 7];
+static INT_VALUES: [Slot<c_int>; 8] = [const { Slot(UnsafeCell::new(0)) }; 8];
 static REAL_VALUES: [Slot<f64>; 9] = [const { Slot(UnsafeCell::new(0.0)) }; 9];
 /// A value set before the library was loaded and rejected when the setting was defined, kept
 /// until the setting is assigned again. Ints first, then reals.
-static REJECTED: Slot<[Option<&'static str>; 16]> = Slot(UnsafeCell::new([None; 16]));
+static REJECTED: Slot<[Option<&'static str>; 17]> = Slot(UnsafeCell::new([None; 17]));
 
 fn set_rejected(slot: usize, value: Option<&'static str>) {
     // SAFETY: main thread only (see Slot).
@@ -279,7 +289,7 @@ macro_rules! real_hooks {
 
 /// Defines every setting and reserves the prefix; called once from _PG_init.
 pub fn register() {
-    let int_assign: [pg_sys::GucIntAssignHook; 7] = int_hooks!(0, 1, 2, 3, 4, 5, 6);
+    let int_assign: [pg_sys::GucIntAssignHook; 8] = int_hooks!(0, 1, 2, 3, 4, 5, 6, 7);
     let real_assign: [pg_sys::GucRealAssignHook; 9] = real_hooks!(0, 1, 2, 3, 4, 5, 6, 7, 8);
     // The accessors find their settings by index: each index must name its setting.
     for (i, name) in [
@@ -290,6 +300,7 @@ pub fn register() {
         (KEEP_MODELS, c"reco.keep_models"),
         (REFRESH_MEMORY_LIMIT, c"reco.refresh_memory_limit"),
         (KNN_NEIGHBOURS, c"reco.knn_neighbours"),
+        (KNN_MAX_USER_ITEMS, c"reco.knn_max_user_items"),
     ] {
         assert_eq!(INTS[i].name, name);
     }
@@ -469,4 +480,9 @@ pub fn content_weight() -> f64 {
 /// reco.popularity_weight
 pub fn popularity_weight() -> f64 {
     real(POPULARITY_WEIGHT)
+}
+
+/// reco.knn_max_user_items
+pub fn knn_max_user_items() -> usize {
+    int(KNN_MAX_USER_ITEMS) as usize
 }

@@ -78,6 +78,7 @@ pub fn build_params() -> BuildParams {
             neighbours: guc::knn_neighbours(),
             shrinkage: guc::knn_shrinkage() as f32,
             exponent: KNN_EXPONENT,
+            max_user_items: guc::knn_max_user_items(),
             weighting: KNN_WEIGHTING,
         },
     }

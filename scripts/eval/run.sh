@@ -103,14 +103,7 @@ if [ "$LOAD" = 1 ]; then
   else
     bash "$HERE/load_movielens.sh" >&2
     if [ "$HOLDOUT" = 1 ]; then
-      psql -X -q -v ON_ERROR_STOP=1 -c "
-        DELETE FROM reco.interactions i USING (
-          SELECT interaction_id,
-                 row_number() OVER (PARTITION BY user_id ORDER BY occurred_at, interaction_id) AS rn,
-                 count(*) OVER (PARTITION BY user_id) AS n
-          FROM reco.interactions) s
-        WHERE s.interaction_id = i.interaction_id AND s.n >= 2 AND s.rn > s.n - ceil(0.2 * s.n);
-        ANALYZE reco.interactions;" >&2
+      psql -X -q -v ON_ERROR_STOP=1 -f "$HERE/ml_validation.sql" >&2
       echo "validation: the test part of the 0.2 time split deleted; scoring the split of the rest" >&2
     fi
   fi

@@ -57,14 +57,7 @@ for db in ml_val ml_test amz_val amz_test; do
 done
 PGDATABASE=ml_test bash "$HERE/load_movielens.sh" >/dev/null
 PGDATABASE=ml_val bash "$HERE/load_movielens.sh" >/dev/null
-psql -X -q -v ON_ERROR_STOP=1 -d ml_val -c "
-  DELETE FROM reco.interactions i USING (
-    SELECT interaction_id,
-           row_number() OVER (PARTITION BY user_id ORDER BY occurred_at, interaction_id) AS rn,
-           count(*) OVER (PARTITION BY user_id) AS n
-    FROM reco.interactions) s
-  WHERE s.interaction_id = i.interaction_id AND s.n >= 2 AND s.rn > s.n - ceil(0.2 * s.n);
-  ANALYZE reco.interactions;"
+psql -X -q -v ON_ERROR_STOP=1 -d ml_val -f "$HERE/ml_validation.sql"
 PGDATABASE=amz_test "$VENV/bin/python" "$HERE/load_amazon.py" --holdout 0
 PGDATABASE=amz_val "$VENV/bin/python" "$HERE/load_amazon.py" --holdout 1
 

@@ -59,6 +59,8 @@ pub struct KnnParams {
     pub shrinkage: f32,
     /// Power the shrunk cosine is raised to (1 = plain cosine).
     pub exponent: f32,
+    /// A user's strongest shoes taken into the similarities (0 = all).
+    pub max_user_items: usize,
     pub weighting: Weighting,
 }
 
@@ -120,45 +122,47 @@ impl Neighbours {
     }
 }
 
-/// Shoes handled per parallel task: large enough to amortise the accumulator, small enough to
-/// balance skewed shoes across the cores.
-const CHUNK: usize = 256;
+/// Shoes handled per parallel task, and per round between two checkpoints.
+const TASK: usize = 64;
+const ROUND: usize = 4096;
 
 /// Builds the neighbour lists from the user x shoe matrix `a` (CSR, weights summed per cell).
-/// `checkpoint` runs on the calling thread between chunks of shoes (cancellation).
+/// `checkpoint` runs on the calling thread between rounds of shoes (cancellation).
 pub fn build(a: &CsMat<f32>, p: &KnnParams, checkpoint: &mut dyn FnMut()) -> Neighbours {
     let n = a.cols();
     if p.neighbours == 0 || n == 0 {
         return Neighbours::empty(n);
     }
-    let csr = if a.is_csr() { a.clone() } else { a.to_csr() };
-    let mut x = csr;
-    for v in x.data_mut() {
-        *v = p.weighting.apply(*v);
-    }
+    let x = weighted_rows(a, p);
     let xt = x.to_csc();
+    // Plain slices: the inner loop runs Σ_u n_u² times.
+    let rows_of = Compressed::of(&x);
+    let users_of = Compressed::of(&xt);
+    drop((x, xt));
     let norms: Vec<f32> = (0..n)
         .map(|i| {
-            xt.outer_view(i)
-                .map(|c| c.iter().map(|(_, &v)| v * v).sum::<f32>().sqrt())
-                .unwrap_or(0.0)
+            let (_, v) = users_of.lane(i);
+            v.iter().map(|v| v * v).sum::<f32>().sqrt()
         })
         .collect();
     let mut rows: Vec<Vec<(u32, f32)>> = Vec::with_capacity(n);
-    let starts: Vec<usize> = (0..n)
-        .step_by(CHUNK * rayon::current_num_threads().max(1))
-        .collect();
-    for &start in &starts {
-        let end = (start + CHUNK * rayon::current_num_threads().max(1)).min(n);
-        let part: Vec<Vec<(u32, f32)>> = (start..end)
-            .collect::<Vec<_>>()
-            .par_chunks(CHUNK)
+    for start in (0..n).step_by(ROUND) {
+        let end = (start + ROUND).min(n);
+        let tasks: Vec<(usize, usize)> = (start..end)
+            .step_by(TASK)
+            .map(|a| (a, (a + TASK).min(end)))
+            .collect();
+        let part: Vec<Vec<(u32, f32)>> = tasks
+            .par_iter()
             .map_init(
-                || (vec![0f32; n], Vec::<u32>::new()),
-                |(acc, touched), items| {
-                    items
-                        .iter()
-                        .map(|&i| neighbours_of(i, &x, &xt, &norms, p, acc, touched))
+                || Scratch {
+                    acc: vec![0f32; n],
+                    touched: Vec::new(),
+                    cands: Vec::new(),
+                },
+                |scratch, &(a, b)| {
+                    (a..b)
+                        .map(|i| neighbours_of(i, &rows_of, &users_of, &norms, p, scratch))
                         .collect::<Vec<_>>()
                 },
             )
@@ -170,55 +174,157 @@ pub fn build(a: &CsMat<f32>, p: &KnnParams, checkpoint: &mut dyn FnMut()) -> Nei
     Neighbours::from_rows(rows)
 }
 
-fn neighbours_of(
-    i: usize,
-    x: &CsMat<f32>,
-    xt: &CsMat<f32>,
-    norms: &[f32],
-    p: &KnnParams,
-    acc: &mut [f32],
-    touched: &mut Vec<u32>,
-) -> Vec<(u32, f32)> {
-    touched.clear();
-    if let Some(users) = xt.outer_view(i) {
-        for (u, &xu) in users.iter() {
-            let Some(row) = x.outer_view(u) else { continue };
-            for (j, &xj) in row.iter() {
-                if j == i {
-                    continue;
-                }
-                if acc[j] == 0.0 {
-                    touched.push(j as u32);
-                }
-                acc[j] += xu * xj;
-            }
+/// The matrix the similarities are computed on: each value weighted, and each user's row cut to
+/// their `max_user_items` strongest shoes (largest weight, then smaller position). The pairs of
+/// one user cost n² multiply-adds, so a few users with thousands of shoes would cost more than
+/// everyone else together, while what they add to any one pair is small.
+fn weighted_rows(a: &CsMat<f32>, p: &KnnParams) -> CsMat<f32> {
+    let csr;
+    let a = if a.is_csr() {
+        a
+    } else {
+        csr = a.to_csr();
+        &csr
+    };
+    let cap = if p.max_user_items == 0 {
+        usize::MAX
+    } else {
+        p.max_user_items
+    };
+    let mut indptr = Vec::with_capacity(a.rows() + 1);
+    let mut indices = Vec::with_capacity(a.nnz());
+    let mut data = Vec::with_capacity(a.nnz());
+    indptr.push(0);
+    let mut row: Vec<(usize, f32)> = Vec::new();
+    for r in a.outer_iterator() {
+        row.clear();
+        row.extend(r.iter().map(|(j, &v)| (j, p.weighting.apply(v))));
+        if row.len() > cap {
+            row.select_nth_unstable_by(cap, |x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+            row.truncate(cap);
+            row.sort_unstable_by_key(|e| e.0);
+        }
+        for &(j, v) in &row {
+            indices.push(j);
+            data.push(v);
+        }
+        indptr.push(indices.len());
+    }
+    CsMat::new((a.rows(), a.cols()), indptr, indices, data)
+}
+
+/// A compressed sparse matrix with u32 indices (CSR: lanes are rows; CSC: columns): half the
+/// memory traffic of sprs's usize indices in the inner loop.
+struct Compressed {
+    indptr: Vec<usize>,
+    indices: Vec<u32>,
+    data: Vec<f32>,
+}
+
+impl Compressed {
+    fn of(m: &CsMat<f32>) -> Compressed {
+        Compressed {
+            indptr: m.indptr().into_raw_storage().to_vec(),
+            indices: m.indices().iter().map(|&j| j as u32).collect(),
+            data: m.data().to_vec(),
         }
     }
-    let mut cands: Vec<(u32, f32)> = touched
-        .iter()
-        .map(|&j| {
-            let dot = acc[j as usize];
-            acc[j as usize] = 0.0;
-            let denom = norms[i] * norms[j as usize] + p.shrinkage;
-            let cos = if denom > 0.0 { dot / denom } else { 0.0 };
-            let sim = if p.exponent == 1.0 {
-                cos
-            } else if p.exponent == 2.0 {
-                cos * cos
-            } else {
-                cos.max(0.0).powf(p.exponent)
-            };
-            (j, sim)
-        })
-        .filter(|&(_, s)| s > 0.0 && s.is_finite())
-        .collect();
-    let keep = p.neighbours.min(cands.len());
-    if keep < cands.len() {
-        cands.select_nth_unstable_by(keep, |a, b| better(a, b));
-        cands.truncate(keep);
+
+    #[inline]
+    fn lane(&self, i: usize) -> (&[u32], &[f32]) {
+        let (a, b) = (self.indptr[i], self.indptr[i + 1]);
+        (&self.indices[a..b], &self.data[a..b])
     }
+}
+
+/// Per-worker buffers, reused from one shoe to the next.
+struct Scratch {
+    acc: Vec<f32>,
+    touched: Vec<u32>,
+    cands: Vec<(u32, f32)>,
+}
+
+/// A candidate in the bounded min-heap of [`neighbours_of`]: its `Ord` is "better than", so the
+/// heap's top is the worst kept candidate.
+#[derive(Clone, Copy, PartialEq)]
+struct Kept(f32, u32);
+
+impl Eq for Kept {}
+impl PartialOrd for Kept {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Kept {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        better(&(self.1, self.0), &(other.1, other.0))
+    }
+}
+
+fn neighbours_of(
+    i: usize,
+    rows_of: &Compressed,
+    users_of: &Compressed,
+    norms: &[f32],
+    p: &KnnParams,
+    scratch: &mut Scratch,
+) -> Vec<(u32, f32)> {
+    let Scratch {
+        acc,
+        touched,
+        cands,
+    } = scratch;
+    touched.clear();
+    let (users, values) = users_of.lane(i);
+    for (&u, &xu) in users.iter().zip(values) {
+        let (items, xs) = rows_of.lane(u as usize);
+        for (&j, &xj) in items.iter().zip(xs) {
+            let slot = &mut acc[j as usize];
+            if *slot == 0.0 {
+                touched.push(j);
+            }
+            *slot += xu * xj;
+        }
+    }
+    // The top N by the shrunk cosine (the exponent does not change the order), through a
+    // bounded heap: most candidates are rejected by one comparison with the worst kept.
+    let ni = norms[i];
+    let mut heap: std::collections::BinaryHeap<Kept> =
+        std::collections::BinaryHeap::with_capacity(p.neighbours + 1);
+    for &j in touched.iter() {
+        let dot = std::mem::take(&mut acc[j as usize]);
+        if j as usize == i || dot <= 0.0 {
+            continue;
+        }
+        let denom = ni * norms[j as usize] + p.shrinkage;
+        if denom <= 0.0 {
+            continue;
+        }
+        let cand = Kept(dot / denom, j);
+        if !(cand.0 > 0.0 && cand.0.is_finite()) {
+            continue;
+        }
+        if heap.len() == p.neighbours {
+            if cand.cmp(heap.peek().expect("full")) != std::cmp::Ordering::Less {
+                continue;
+            }
+            heap.pop();
+        }
+        heap.push(cand);
+    }
+    cands.clear();
+    cands.extend(heap.into_iter().map(|Kept(cos, j)| {
+        let sim = if p.exponent == 1.0 {
+            cos
+        } else if p.exponent == 2.0 {
+            cos * cos
+        } else {
+            cos.powf(p.exponent)
+        };
+        (j, sim)
+    }));
     cands.sort_unstable_by(better);
-    cands
+    cands.clone()
 }
 
 /// Higher similarity first, then the smaller index (deterministic ties).
@@ -279,6 +385,7 @@ mod tests {
             neighbours,
             shrinkage,
             exponent: 1.0,
+            max_user_items: 0,
             weighting,
         }
     }
@@ -411,6 +518,30 @@ mod tests {
                 assert!((s - ws).abs() < 1e-5, "item {i}: {j} {s} vs {wj} {ws}");
             }
         }
+    }
+
+    #[test]
+    fn heavy_users_count_with_their_strongest_shoes_only() {
+        // User 0 has 4 shoes; capped at 2 they are shoes 1 and 3 (weights 5 and 4), so 0 and 2
+        // no longer co-occur through them. User 1 links 0 and 2 as before.
+        let a = matrix(&[&[1.0, 5.0, 2.0, 4.0], &[1.0, 0.0, 1.0, 0.0]]);
+        let capped = KnnParams {
+            max_user_items: 2,
+            ..params(10, 0.0, Weighting::Raw)
+        };
+        let x = weighted_rows(&a, &capped);
+        assert_eq!(x.outer_view(0).unwrap().indices(), &[1, 3]);
+        assert_eq!(x.outer_view(1).unwrap().indices(), &[0, 2]);
+        let nb = build(&a, &capped, &mut || {});
+        // Shoes 0 and 2: users {1} each now, cosine 1; shoes 1 and 3: user 0 only, cosine 1.
+        assert_row(&nb, 0, &[(2, 1.0)]);
+        assert_row(&nb, 1, &[(3, 1.0)]);
+        let all = build(&a, &params(10, 0.0, Weighting::Raw), &mut || {});
+        assert_eq!(
+            all.row(0).0.len(),
+            3,
+            "uncapped: 0 co-occurs with 1, 2 and 3"
+        );
     }
 
     #[test]

@@ -257,6 +257,7 @@ mod tests {
                 neighbours: 5,
                 shrinkage: 0.0,
                 exponent: 1.0,
+                max_user_items: 0,
                 weighting: itemknn::Weighting::Binary,
             },
         };

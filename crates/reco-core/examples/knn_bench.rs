@@ -1,0 +1,68 @@
+//! Benchmark of the item-item build on a `user,shoe,value` CSV (e.g. the tier M log with action
+//! weights, or a `\copy` of a benchmark database):
+//!
+//! ```text
+//! cargo run --release --example knn_bench -- FILE.csv [neighbours] [max_user_items]
+//! /usr/bin/time -v target/release/examples/knn_bench FILE.csv 100 200
+//! ```
+//! Prints the time of the matrix build and of itemknn::build, and the sum of the squared user
+//! degrees (the number of multiply-adds before capping).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use reco_core::itemknn::{self, KnnParams, Weighting};
+use reco_core::matrix::{csr_from_triplets, Triplets};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let file = args
+        .first()
+        .expect("usage: knn_bench FILE.csv [neighbours] [max_user_items]");
+    let neighbours = args.get(1).map_or(100, |v| v.parse().expect("numeric"));
+    let cap = args.get(2).map_or(200, |v| v.parse().expect("numeric"));
+    let t0 = Instant::now();
+    let text = std::fs::read_to_string(file).expect("readable file");
+    let (mut users, mut shoes) = (HashMap::new(), HashMap::new());
+    let mut t = Triplets::default();
+    for line in text.lines() {
+        let mut f = line.split(',');
+        let (Some(u), Some(s), Some(v)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let (Ok(u), Ok(s), Ok(v)) = (u.parse::<i64>(), s.parse::<i64>(), v.parse::<f32>()) else {
+            continue;
+        };
+        let nu = users.len() as u32;
+        let r = *users.entry(u).or_insert(nu);
+        let ns = shoes.len() as u32;
+        let c = *shoes.entry(s).or_insert(ns);
+        t.push(r, c, v);
+    }
+    let a = csr_from_triplets(users.len(), shoes.len(), t);
+    let sq: f64 = a.outer_iterator().map(|r| (r.nnz() as f64).powi(2)).sum();
+    println!(
+        "matrix {} x {}, {} non-zeros, sum of squared degrees {:.3e}, read in {:.2} s",
+        a.rows(),
+        a.cols(),
+        a.nnz(),
+        sq,
+        t0.elapsed().as_secs_f64()
+    );
+    let p = KnnParams {
+        neighbours,
+        shrinkage: 250.0,
+        exponent: 2.0,
+        max_user_items: cap,
+        weighting: Weighting::Raw,
+    };
+    for run in 0..3 {
+        let t1 = Instant::now();
+        let nb = itemknn::build(&a, &p, &mut || {});
+        println!(
+            "run {run}: itemknn::build {:.3} s, {} neighbours kept",
+            t1.elapsed().as_secs_f64(),
+            nb.items.len()
+        );
+    }
+}
