@@ -198,7 +198,13 @@ fn weighted_rows(a: &CsMat<f32>, p: &KnnParams) -> CsMat<f32> {
     let mut row: Vec<(usize, f32)> = Vec::new();
     for r in a.outer_iterator() {
         row.clear();
-        row.extend(r.iter().map(|(j, &v)| (j, p.weighting.apply(v))));
+        // Values below 1e-15 (a weight of 0, or decayed to nothing) are left out: every product
+        // of two kept values is then a positive f32 (>= 1e-30), which neighbours_of relies on.
+        row.extend(
+            r.iter()
+                .map(|(j, &v)| (j, p.weighting.apply(v)))
+                .filter(|&(_, v)| v >= 1e-15),
+        );
         if row.len() > cap {
             row.select_nth_unstable_by(cap, |x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
             row.truncate(cap);
@@ -274,18 +280,26 @@ fn neighbours_of(
         touched,
         cands,
     } = scratch;
-    touched.clear();
+    // `touched` has room for every shoe; a shoe is appended unconditionally and kept (the
+    // length advanced) only when its sum was still 0: no branch to mispredict in the loop that
+    // runs Σ_u n_u² times. Every product is > 0 (weighted_rows keeps values >= 1e-15), so a sum
+    // of 0 means untouched and each shoe is kept once: `len` never passes n.
+    let n = acc.len();
+    if touched.len() < n + 1 {
+        touched.resize(n + 1, 0);
+    }
+    let mut len = 0usize;
     let (users, values) = users_of.lane(i);
     for (&u, &xu) in users.iter().zip(values) {
         let (items, xs) = rows_of.lane(u as usize);
         for (&j, &xj) in items.iter().zip(xs) {
             let slot = &mut acc[j as usize];
-            if *slot == 0.0 {
-                touched.push(j);
-            }
+            touched[len] = j;
+            len += (*slot == 0.0) as usize;
             *slot += xu * xj;
         }
     }
+    let touched = &touched[..len];
     // The top N by the shrunk cosine (the exponent does not change the order), through a
     // bounded heap: most candidates are rejected by one comparison with the worst kept.
     let ni = norms[i];
@@ -542,6 +556,21 @@ mod tests {
             3,
             "uncapped: 0 co-occurs with 1, 2 and 3"
         );
+    }
+
+    #[test]
+    fn zero_weights_are_left_out() {
+        // A weight-0 action (e.g. an action weighed 0 in reco.action_weights) adds nothing.
+        let a = matrix(&[&[1.0, 1.0, 0.0], &[1.0, 0.0, 1.0]]);
+        let mut t = sprs::TriMat::new((2, 3));
+        t.add_triplet(0, 0, 1.0f32);
+        t.add_triplet(0, 1, 1.0);
+        t.add_triplet(0, 2, 0.0);
+        t.add_triplet(1, 0, 1.0);
+        t.add_triplet(1, 2, 1.0);
+        let with_zero: CsMat<f32> = t.to_csr();
+        let p = params(10, 0.0, Weighting::Raw);
+        assert_eq!(build(&a, &p, &mut || {}), build(&with_zero, &p, &mut || {}));
     }
 
     #[test]
