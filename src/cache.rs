@@ -248,7 +248,8 @@ fn read_stored_model(client: &SpiClient, model_id: i64) -> StoredModel {
         let table = client
             .select(
                 "SELECT shoe_id, neighbour_ids, neighbour_weights FROM reco.model_shoes \
-                 WHERE model_id = $1 AND cardinality(neighbour_ids) > 0",
+                 WHERE model_id OPERATOR(pg_catalog.=) $1 \
+                   AND pg_catalog.cardinality(neighbour_ids) OPERATOR(pg_catalog.>) 0",
                 None,
                 &[model_id.into()],
             )

@@ -320,7 +320,7 @@ fn similar_users(
         };
         for_each_row_int8(
             "reading user factors",
-            "SELECT user_id, factors FROM reco.model_users WHERE model_id = $1",
+            "SELECT user_id, factors FROM reco.model_users WHERE model_id OPERATOR(pg_catalog.=) $1",
             model_id,
             &COLUMNS,
             &mut on_row,

@@ -387,7 +387,13 @@ fn check_memory(client: &SpiClient, settings: &RefreshSettings) -> TableSizes {
     );
     let users = estimate("reco.users", "SELECT count(*) FROM reco.users");
     let shoes = estimate("reco.shoes", "SELECT count(*) FROM reco.shoes");
-    let bytes = model::estimate_peak_bytes(nnz, users, shoes, params.k + params.oversample);
+    let bytes = model::estimate_peak_bytes(
+        nnz,
+        users,
+        shoes,
+        params.k + params.oversample,
+        settings.build.knn.neighbours,
+    );
     let limit = settings.memory_limit_bytes;
     if bytes > limit {
         raise(
