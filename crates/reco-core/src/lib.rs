@@ -16,8 +16,11 @@
 //! * [`topk`] — heap-based top-k selection.
 //! * [`catalog`] — the catalogue rows.
 //! * [`rng`] — small seeded PRNG (xoshiro256**) with a Gaussian sampler.
+//! * [`experiment_stats`] — A/B-test statistics (Welch, two-proportion and delta-method tests,
+//!   SRM check, sample size, verdict) and the stable user → bucket → arm assignment hash.
 
 pub mod catalog;
+pub mod experiment_stats;
 pub mod itemknn;
 mod linalg;
 pub mod matrix;
