@@ -16,11 +16,13 @@ echo "== unit tests: reco-core, reco-datagen (no Postgres) =="
 cargo test --release -p reco-core -p reco-datagen 2>&1 | tee -a "$LOG"
 
 echo "== SQL tests: cargo pgrx test pg15 =="
-# The upgrade tests install reco 0.1.0 first: its install script (as released) is kept in
-# sql/archive/ and copied next to the current version's files, which cargo pgrx installs.
+# The upgrade tests install earlier releases first: their install scripts (as released) are kept
+# in sql/archive/ and copied next to the current version's files, which cargo pgrx installs.
 # Upgrade scripts (sql/reco--A--B.sql) are copied by cargo pgrx itself.
 EXTDIR="$(/usr/lib/postgresql/15/bin/pg_config --sharedir)/extension"
-install -m 644 sql/archive/reco--0.1.0.sql "$EXTDIR/reco--0.1.0.sql"
+for released in sql/archive/reco--*.sql; do
+  install -m 644 "$released" "$EXTDIR/$(basename "$released")"
+done
 # The test backend runs as postgres and reads data/ itself (reco.load_csv): give it a copy it can
 # read wherever this checkout lives. The path is compiled into the tests (option_env!).
 export RECO_TEST_DATA_DIR=/tmp/reco-test-data

@@ -54,6 +54,20 @@ extension_sql_file!(
         similar_users
     ]
 );
+extension_sql_file!(
+    "../sql/reco--0.2.0--0.3.0.sql",
+    name = "v0_3_0",
+    requires = [
+        "v0_2_0",
+        refresh,
+        evaluate,
+        evaluation_rankings,
+        recommend,
+        similar,
+        similar_lists,
+        similar_users
+    ]
+);
 
 #[allow(non_snake_case)]
 #[pg_guard]

@@ -32,6 +32,10 @@ pub fn remote_try_sql(name: &str, q: &str) -> String {
     .unwrap()
 }
 
+/// Serialises the tests that create or drop the pg_cron extension in the test database (one of
+/// them commits it, through dblink, for pg_cron's scheduler to see).
+pub const PG_CRON_LOCK: &str = "SELECT pg_advisory_xact_lock(727272)";
+
 pub fn try_sql(q: &str) -> String {
     Spi::get_one_with_args::<String>("SELECT pg_temp.try_sql($1)", &[q.into()])
         .unwrap()

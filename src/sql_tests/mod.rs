@@ -15,6 +15,7 @@ mod odd_schemas;
 mod recommend;
 mod refresh;
 mod schema_and_loading;
+mod security;
 mod services;
 mod settings;
 mod upgrade;

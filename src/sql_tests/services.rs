@@ -884,6 +884,7 @@ mod tests {
 
     #[pg_test]
     fn schedule_refresh_without_the_pg_cron_extension_says_how_to_enable_it() {
+        Spi::run(PG_CRON_LOCK).unwrap();
         // The test cluster preloads pg_cron, but the extension is not created in this transaction.
         if one_i64("SELECT count(*) FROM pg_extension WHERE extname = 'pg_cron'") > 0 {
             Spi::run("DROP EXTENSION pg_cron").unwrap();
@@ -905,6 +906,7 @@ mod tests {
 
     #[pg_test]
     fn schedule_refresh_with_pg_cron() {
+        Spi::run(PG_CRON_LOCK).unwrap();
         services_shop();
         Spi::run("CREATE EXTENSION IF NOT EXISTS pg_cron").unwrap();
         let job = one_i64("SELECT reco.schedule_refresh('*/5 * * * *')");

@@ -1,5 +1,5 @@
-//! SQL-level tests: releases. An installed 0.1.0 (its install script is kept in
-//! sql/archive/reco--0.1.0.sql, copied next to the current one by scripts/test.sh) is updated
+//! SQL-level tests: releases. Each earlier release installed (their install scripts are kept in
+//! sql/archive/reco--<version>.sql, copied next to the current one by scripts/test.sh) is updated
 //! with ALTER EXTENSION reco UPDATE, keeping every row and answer, and ends with the same objects
 //! as a new installation.
 
@@ -53,12 +53,14 @@ mod tests {
     WHERE line !~ '^(schema tests$|function tests\.)'
     "#;
 
-    #[pg_test]
-    fn update_from_0_1_0_keeps_every_row_and_answer() {
-        let db = "reco_test_upgrade";
-        let conn = scratch_database_with(db, "CREATE EXTENSION reco VERSION '0.1.0'");
+    /// Install release `from` in a scratch database, fill it (data, custom settings, sent
+    /// services, a model, an evaluation), update to the current version, and compare every row
+    /// and answer; then the updated database goes on.
+    fn update_keeps_every_row_and_answer(from: &str) {
+        let db = format!("reco_test_upgrade_{}", from.replace('.', "_"));
+        let conn = scratch_database_with(&db, &format!("CREATE EXTENSION reco VERSION '{from}'"));
         let version = "SELECT extversion FROM pg_extension WHERE extname = 'reco'";
-        assert_eq!(remote_text(&conn, version), "0.1.0");
+        assert_eq!(remote_text(&conn, version), from);
         remote_perform(
             &conn,
             &format!("SELECT * FROM reco.load_csv(\'{}\')", data_dir()),
@@ -70,7 +72,10 @@ mod tests {
         remote_exec(&conn, "ALTER EXTENSION reco UPDATE");
         assert_eq!(remote_text(&conn, version), env!("CARGO_PKG_VERSION"));
         let after = remote_text(&conn, SHOP_SNAPSHOT);
-        assert_eq!(before, after, "the update changed data or answers");
+        assert_eq!(
+            before, after,
+            "the update from {from} changed data or answers"
+        );
 
         // The updated database goes on: a new model version, new interactions.
         remote_perform(&conn, "SELECT * FROM reco.refresh()");
@@ -85,29 +90,55 @@ mod tests {
             ),
             "1:retired,2:active"
         );
-        drop_scratch_database(db);
+        drop_scratch_database(&db);
     }
 
-    #[pg_test]
-    fn an_updated_installation_has_the_objects_of_a_new_one() {
-        let updated = scratch_database_with(
-            "reco_test_updated",
-            "CREATE EXTENSION reco VERSION '0.1.0'; ALTER EXTENSION reco UPDATE",
+    /// Release `from` updated to the current version has the objects of a new installation.
+    fn updated_has_the_objects_of_a_new_one(from: &str) {
+        let suffix = from.replace('.', "_");
+        let (updated_db, fresh_db) = (
+            format!("reco_test_updated_{suffix}"),
+            format!("reco_test_fresh_{suffix}"),
         );
-        let fresh = scratch_database_with("reco_test_fresh", "CREATE EXTENSION reco");
+        let updated = scratch_database_with(
+            &updated_db,
+            &format!("CREATE EXTENSION reco VERSION '{from}'; ALTER EXTENSION reco UPDATE"),
+        );
+        let fresh = scratch_database_with(&fresh_db, "CREATE EXTENSION reco");
         let a = remote_text(&updated, EXTENSION_CATALOG);
         let b = remote_text(&fresh, EXTENSION_CATALOG);
         assert!(
-            b.contains("trigger CREATE TRIGGER action_weights_replace_builtin"),
+            b.contains("trigger CREATE TRIGGER action_weights_replace_builtin")
+                && b.contains("function reco.grant_app(regrole)"),
             "{b}"
         );
         if a != b {
             let only_a: Vec<&str> = a.lines().filter(|l| !b.lines().any(|x| x == *l)).collect();
             let only_b: Vec<&str> = b.lines().filter(|l| !a.lines().any(|x| x == *l)).collect();
-            panic!("updated and new installations differ:\nonly after the update:\n{}\nonly in a new installation:\n{}",
+            panic!("{from} updated and new installations differ:\nonly after the update:\n{}\nonly in a new installation:\n{}",
                 only_a.join("\n"), only_b.join("\n"));
         }
-        drop_scratch_database("reco_test_updated");
-        drop_scratch_database("reco_test_fresh");
+        drop_scratch_database(&updated_db);
+        drop_scratch_database(&fresh_db);
+    }
+
+    #[pg_test]
+    fn update_from_0_1_0_keeps_every_row_and_answer() {
+        update_keeps_every_row_and_answer("0.1.0");
+    }
+
+    #[pg_test]
+    fn update_from_0_2_0_keeps_every_row_and_answer() {
+        update_keeps_every_row_and_answer("0.2.0");
+    }
+
+    #[pg_test]
+    fn an_updated_0_1_0_has_the_objects_of_a_new_installation() {
+        updated_has_the_objects_of_a_new_one("0.1.0");
+    }
+
+    #[pg_test]
+    fn an_updated_0_2_0_has_the_objects_of_a_new_installation() {
+        updated_has_the_objects_of_a_new_one("0.2.0");
     }
 }
