@@ -77,6 +77,9 @@ pub struct Cache {
     pub catalog_version: i64,
     /// Newest interaction id when there is no model (popularity is then read live), else None.
     pub log_mark: Option<i64>,
+    /// reco.ratings exists (it does from 0.3.0 on; the 0.3.0 upgrade script bumps the catalogue
+    /// version, so every backend's cache is rebuilt and sees it).
+    pub has_ratings: bool,
     pub model: ServingModel,
 }
 
@@ -89,6 +92,8 @@ impl std::ops::Deref for Cache {
 
 thread_local! {
     static CACHE: RefCell<Option<Rc<Cache>>> = const { RefCell::new(None) };
+    /// A model version other than the active one (see [`version`]).
+    static OTHER_VERSION: RefCell<Option<Rc<Cache>>> = const { RefCell::new(None) };
     /// Saved plans of the queries every recommend() call runs: SPI would otherwise parse and
     /// plan them on each call. Postgres' plan cache revalidates them after DDL.
     static PLANS: RefCell<HashMap<&'static str, Rc<OwnedPreparedStatement>>> = RefCell::new(HashMap::new());
@@ -148,9 +153,64 @@ pub fn current(client: &SpiClient) -> Rc<Cache> {
         model_id,
         catalog_version: version,
         log_mark,
+        has_ratings: has_ratings(client),
         model,
     });
     CACHE.with(|c| *c.borrow_mut() = Some(built.clone()));
+    built
+}
+
+fn has_ratings(client: &SpiClient) -> bool {
+    client
+        .select(
+            "SELECT pg_catalog.to_regclass('reco.ratings') IS NOT NULL",
+            None,
+            &[],
+        )
+        .and_then(|t| t.first().get_one::<bool>())
+        .unwrap_or_else(|e| errors::spi("looking for reco.ratings", e))
+        .unwrap_or(false)
+}
+
+/// The cache of model version `model_id` (an A/B test's "model" arm), for the current
+/// catalogue: the active cache when it is the active version, else a second per-backend slot
+/// (so a backend serving an experiment keeps at most two versions in memory). A version that no
+/// longer exists (pruned) is an error naming it.
+pub fn version(client: &SpiClient, model_id: i64) -> Rc<Cache> {
+    let active = current(client);
+    if active.model_id == Some(model_id) {
+        return active;
+    }
+    if let Some(c) = OTHER_VERSION.with(|c| c.borrow().clone()) {
+        if c.model_id == Some(model_id) && c.catalog_version == active.catalog_version {
+            return c;
+        }
+    }
+    OTHER_VERSION.with(|c| *c.borrow_mut() = None);
+    let exists = client
+        .select(
+            "SELECT count(*) FROM reco.models WHERE model_id OPERATOR(pg_catalog.=) $1",
+            None,
+            &[model_id.into()],
+        )
+        .and_then(|t| t.first().get_one::<i64>())
+        .unwrap_or_else(|e| errors::spi("looking up a model version", e))
+        .unwrap_or(0);
+    if exists == 0 {
+        errors::no_data(
+            format!("model version {model_id} does not exist (pruned, or never built)"),
+            Some("Keep the versions an experiment serves: raise reco.keep_models, or stop the experiment."),
+        );
+    }
+    let model = ServingModel::from_stored(read_catalog(), read_stored_model(client, model_id));
+    let built = Rc::new(Cache {
+        model_id: Some(model_id),
+        catalog_version: active.catalog_version,
+        log_mark: None,
+        has_ratings: active.has_ratings,
+        model,
+    });
+    OTHER_VERSION.with(|c| *c.borrow_mut() = Some(built.clone()));
     built
 }
 

@@ -21,6 +21,7 @@ mod bulk;
 mod cache;
 mod errors;
 mod evaluate;
+mod experiments;
 mod guc;
 mod recommend;
 mod refresh;
@@ -65,7 +66,11 @@ extension_sql_file!(
         recommend,
         similar,
         similar_lists,
-        similar_users
+        similar_users,
+        experiment_bucket_user,
+        experiment_bucket_visitor,
+        serve,
+        experiment_statistics
     ]
 );
 

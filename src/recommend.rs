@@ -15,7 +15,7 @@ use crate::cache;
 use crate::errors::{self, column};
 use crate::guc;
 
-type RecommendRow = (i64, f64, f64, f64, String);
+pub type RecommendRow = (i64, f64, f64, f64, String);
 
 /// Top-k shoes for a user: a weighted blend of CF (folded in from the user's current
 /// interactions) and TF-IDF content, with cold-start fallbacks. `user_id` NULL = anonymous.
@@ -56,24 +56,99 @@ fn recommend(
             .unwrap_or_default(),
     };
     let exclude_purchased = exclude_purchased.unwrap_or(true);
-    let blend = blend();
-
     let rows = Spi::connect(|client| {
         let model = cache::current(client);
-        let found = match user_id {
-            None => model.popular(k, &filters, "popular in the shop"),
-            Some(uid) => {
-                let (profile, history) = read_user(client, &model, uid);
-                if history.is_empty() {
-                    model.cold_start(k, &filters, &profile)
-                } else {
-                    model.recommend(k, &filters, &history, exclude_purchased, &blend)
-                }
-            }
-        };
+        let found = rank(
+            client,
+            &model,
+            user_id,
+            k,
+            filters,
+            exclude_purchased,
+            Strategy::Hybrid,
+        );
         rows_of(&model, found)
     });
     TableIterator::new(rows)
+}
+
+/// How a list is ranked: recommend()'s hybrid, or plain popularity (what a shop shows without
+/// personalisation; an A/B test's usual control).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    Hybrid,
+    Popularity,
+}
+
+/// Weight of a shoe the user rated down in their fold-in: as strong as a wishlist add at its
+/// built-in weight, with the sign turned, so the shoe's look-alikes sink too.
+const RATED_DOWN_WEIGHT: f32 = -3.0;
+
+/// The top-k of `model` for `user_id` (None: anonymous) with recommend()'s filters and
+/// exclusions: a user's purchased shoes (with `exclude_purchased`) and the shoes they rated down
+/// are never returned, whatever the strategy.
+pub fn rank(
+    client: &SpiClient,
+    model: &cache::Cache,
+    user_id: Option<i64>,
+    k: usize,
+    mut filters: Filters,
+    exclude_purchased: bool,
+    strategy: Strategy,
+) -> Vec<Recommendation> {
+    let Some(uid) = user_id else {
+        return model.popular(k, &filters, "popular in the shop");
+    };
+    let (profile, mut history) = read_user(client, model, uid);
+    let rated_down = if model.has_ratings {
+        rated_down(client, model, uid)
+    } else {
+        Vec::new()
+    };
+    for &pos in &rated_down {
+        filters.denied.insert(model.shoes[pos].shoe_id);
+        match history.iter_mut().find(|h| h.pos == pos) {
+            Some(h) => h.weight = RATED_DOWN_WEIGHT,
+            None => history.push(HistoryItem {
+                pos,
+                weight: RATED_DOWN_WEIGHT,
+                strongest: 0,
+            }),
+        }
+    }
+    if strategy == Strategy::Popularity {
+        if exclude_purchased {
+            for h in history.iter().filter(|h| h.strongest == 3) {
+                filters.denied.insert(model.shoes[h.pos].shoe_id);
+            }
+        }
+        return model.popular(k, &filters, "popular in the shop");
+    }
+    // No history, or only shoes rated down: cold start (with those shoes denied).
+    if history.iter().all(|h| h.weight < 0.0) {
+        model.cold_start(k, &filters, &profile)
+    } else {
+        model.recommend(k, &filters, &history, exclude_purchased, &blend())
+    }
+}
+
+/// Catalogue positions of the shoes `user_id` rated down (their latest rating of it is -1).
+fn rated_down(client: &SpiClient, model: &ServingModel, user_id: i64) -> Vec<usize> {
+    let plan = cache::prepared(
+        client,
+        "SELECT r.shoe_id FROM (SELECT DISTINCT ON (shoe_id) shoe_id, rating FROM reco.ratings \
+                               WHERE user_id OPERATOR(pg_catalog.=) $1 \
+                               ORDER BY shoe_id, rating_id DESC) r \
+         WHERE r.rating OPERATOR(pg_catalog.<) 0",
+        &[PgOid::BuiltIn(PgBuiltInOids::INT8OID)],
+    );
+    let table = client
+        .select(&*plan, None, &[user_id.into()])
+        .unwrap_or_else(|e| errors::spi("reading the user's ratings", e));
+    table
+        .filter_map(|row| column::<i64>(&row, 1, "reco.ratings", "shoe_id"))
+        .filter_map(|id| model.pos.get(&id).copied())
+        .collect()
 }
 
 /// The hybrid's weights from the settings (recommend() and evaluate()).
@@ -95,7 +170,7 @@ fn similar_blend() -> SimilarBlend {
     }
 }
 
-fn rows_of(model: &ServingModel, found: Vec<Recommendation>) -> Vec<RecommendRow> {
+pub fn rows_of(model: &ServingModel, found: Vec<Recommendation>) -> Vec<RecommendRow> {
     found
         .into_iter()
         .map(|r| {
@@ -112,7 +187,7 @@ fn rows_of(model: &ServingModel, found: Vec<Recommendation>) -> Vec<RecommendRow
 
 /// The user's profile and current interactions summed per shoe (time-decayed like the model),
 /// in one query. A user that does not exist is an error.
-fn read_user(
+pub fn read_user(
     client: &SpiClient,
     model: &ServingModel,
     user_id: i64,

@@ -10,6 +10,7 @@ mod cache;
 mod concurrency;
 mod dump_restore;
 mod evaluate;
+mod experiments;
 mod itemknn;
 mod odd_schemas;
 mod recommend;

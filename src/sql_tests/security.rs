@@ -141,7 +141,7 @@ mod tests {
     /// superuser) with the search_path `path`. Each call must succeed or give the error named.
     fn owner_calls_everything(name: &str, path: &str) {
         exec(name, &format!("SET search_path = {path}"));
-        let calls: [(&str, &str); 27] = [
+        let calls: [(&str, &str); 38] = [
             ("SELECT * FROM reco.refresh()", "ok"),
             ("SELECT * FROM reco.evaluate(10, 0.2)", "ok"),
             ("SELECT * FROM reco.evaluation_rankings(5, 0.2) LIMIT 1", "ok"),
@@ -183,6 +183,27 @@ mod tests {
                 "ok",
             ),
             ("INSERT INTO reco.action_weights (action, weight) VALUES ('view', 1.5)", "ok"),
+            ("DELETE FROM reco.experiments", "ok"),
+            (
+                "SELECT reco.create_experiment('trap', '[{\"name\": \"a\", \"strategy\": \"popularity\", \"weight\": 1},
+                     {\"name\": \"b\", \"strategy\": \"hybrid\", \"weight\": 1}]')",
+                "ok",
+            ),
+            ("SELECT reco.start_experiment('trap')", "ok"),
+            ("SELECT * FROM reco.serve(1, 5)", "ok"),
+            ("SELECT * FROM reco.serve(NULL, 5, visitor => 'v1')", "ok"),
+            (
+                "SELECT reco.log_event(s.request_id, s.shoe_id, 'purchase') FROM reco.serve(1, 5) s LIMIT 1",
+                "ok",
+            ),
+            (
+                "SELECT reco.log_event(NULL, s.shoe_id, 'click', user_id => 1) FROM reco.serve(1, 5) s LIMIT 1",
+                "ok",
+            ),
+            ("SELECT reco.rate(1, s.shoe_id, -1, s.request_id) FROM reco.serve(1, 5) s LIMIT 1", "ok"),
+            ("SELECT * FROM reco.experiment_results('trap')", "ok"),
+            ("SELECT reco.pause_experiment('trap')", "ok"),
+            ("SELECT reco.stop_experiment('trap')", "ok"),
             ("SET reco.keep_models = 1", "ok"),
             ("SELECT * FROM reco.refresh()", "ok"),
             ("DELETE FROM reco.models WHERE status <> 'active'", "ok"),
@@ -227,9 +248,12 @@ mod tests {
             definers.as_deref(),
             Some(
                 "reco.\"similar\"(bigint,integer), reco.due_services(date), \
+                 reco.log_event(bigint,bigint,text,numeric,bigint,timestamp with time zone,interval), \
                  reco.mark_service_sent(bigint,bigint,date,text,date), \
+                 reco.rate(bigint,bigint,integer,bigint), \
                  reco.rebuild_service_periods(bigint[]), \
-                 reco.recommend(bigint,integer,boolean,text,text,double precision,bigint[],bigint[])"
+                 reco.recommend(bigint,integer,boolean,text,text,double precision,bigint[],bigint[]), \
+                 reco.serve(bigint,integer,text,boolean,text,text,double precision,bigint[],bigint[],text)"
             )
         );
     }
@@ -371,6 +395,9 @@ mod tests {
             "SELECT * FROM reco.due_services('2027-06-01')",
             "SELECT reco.mark_service_sent(d.user_id, d.shoe_id, d.purchased_on, d.service, '2027-06-01')
              FROM reco.due_services('2027-06-01') d LIMIT 1",
+            "SELECT * FROM reco.serve(1, 5)",
+            "SELECT reco.log_event(s.request_id, s.shoe_id, 'purchase') FROM reco.serve(1, 5) s LIMIT 1",
+            "SELECT reco.rate(1, s.shoe_id, -1, s.request_id) FROM reco.serve(1, 5) s LIMIT 1",
         ] {
             assert_eq!(remote_try_sql(&name, q), "ok", "{q}");
         }
@@ -401,6 +428,12 @@ mod tests {
             "INSERT INTO reco.interactions (user_id, shoe_id, action) VALUES (1, 1, 'purchase')"
                 .to_string(),
             "UPDATE reco.shoes SET price = 0".to_string(),
+            "SELECT reco.create_experiment('x', '[]')".to_string(),
+            "SELECT * FROM reco.experiment_results('x')".to_string(),
+            "SELECT count(*) FROM reco.impressions".to_string(),
+            "SELECT count(*) FROM reco.events".to_string(),
+            "SELECT count(*) FROM reco.ratings".to_string(),
+            "UPDATE reco.experiments SET status = 'stopped'".to_string(),
         ] {
             let got = remote_try_sql(&name, &q);
             assert!(got.starts_with("42501"), "{q}: {got}");

@@ -457,7 +457,9 @@ impl ServingModel {
             content,
             knn,
         } = user_scores(&self.view(), &weights, &blend);
-        let mut strongest: Vec<&HistoryItem> = history.iter().collect();
+        // A shoe the user rated down has a negative weight: it pushes its look-alikes down, but
+        // it is never the "similar to ..." of a reason.
+        let mut strongest: Vec<&HistoryItem> = history.iter().filter(|h| h.weight > 0.0).collect();
         strongest.sort_by(|a, b| {
             (b.strongest, b.weight)
                 .partial_cmp(&(a.strongest, a.weight))
