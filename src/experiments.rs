@@ -121,6 +121,7 @@ fn serve(
             .unwrap_or_default(),
     };
     let exclude_purchased = exclude_purchased.unwrap_or(true);
+    let blend = crate::recommend::blend();
     let rows: Vec<ServeRow> = Spi::connect_mut(|client| {
         // The arm: by the user's (or visitor's) bucket while the experiment runs; the control
         // while it is paused, then without recording an exposure (the pause is not part of the
@@ -168,6 +169,7 @@ fn serve(
             filters,
             exclude_purchased,
             strategy.0,
+            &blend,
         );
         let shoe_ids: Vec<i64> = found.iter().map(|r| model.shoes[r.pos].shoe_id).collect();
         let plan = cache::prepared(

@@ -56,6 +56,8 @@ fn recommend(
             .unwrap_or_default(),
     };
     let exclude_purchased = exclude_purchased.unwrap_or(true);
+    // Read before any work, so a bad setting fails every call (even one that would not use it).
+    let blend = blend();
     let rows = Spi::connect(|client| {
         let model = cache::current(client);
         let found = rank(
@@ -66,6 +68,7 @@ fn recommend(
             filters,
             exclude_purchased,
             Strategy::Hybrid,
+            &blend,
         );
         rows_of(&model, found)
     });
@@ -87,6 +90,7 @@ const RATED_DOWN_WEIGHT: f32 = -3.0;
 /// The top-k of `model` for `user_id` (None: anonymous) with recommend()'s filters and
 /// exclusions: a user's purchased shoes (with `exclude_purchased`) and the shoes they rated down
 /// are never returned, whatever the strategy.
+#[allow(clippy::too_many_arguments)]
 pub fn rank(
     client: &SpiClient,
     model: &cache::Cache,
@@ -95,6 +99,7 @@ pub fn rank(
     mut filters: Filters,
     exclude_purchased: bool,
     strategy: Strategy,
+    blend: &Blend,
 ) -> Vec<Recommendation> {
     let Some(uid) = user_id else {
         return model.popular(k, &filters, "popular in the shop");
@@ -128,7 +133,7 @@ pub fn rank(
     if history.iter().all(|h| h.weight < 0.0) {
         model.cold_start(k, &filters, &profile)
     } else {
-        model.recommend(k, &filters, &history, exclude_purchased, &blend())
+        model.recommend(k, &filters, &history, exclude_purchased, blend)
     }
 }
 

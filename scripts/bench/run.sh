@@ -32,6 +32,9 @@
 #   RECO_BENCH_WARMUP (10 s), RECO_BENCH_DURATION (30 s), RECO_BENCH_NAIVE_TX (M 25, L 5 per client),
 #   RECO_BENCH_KEEP=1 (keep the cluster running and its data at the end),
 #   RECO_BENCH_ONLY_SERVICES=1 (skip steps 1-3 but for one refresh(); measure due_services() only).
+#   RECO_BENCH_ONLY_EXPERIMENTS=1 (one refresh(), then only step 5, the A/B-test calls of
+#   scripts/bench/experiments.sh: serve() vs recommend(), log_event(), experiment_results() over
+#   10M events); RECO_BENCH_EXPERIMENTS=0 leaves step 5 out.
 #   RECO_BENCH_FACTORS=64 (reco.factors of the benchmark database and k of the peer's SVD).
 set -euo pipefail
 
@@ -189,7 +192,7 @@ bench_tier() {
   "${PSQL[@]}" -qc "VACUUM (ANALYZE) reco.users, reco.shoes, reco.interactions"
   "${PSQL[@]}" -At -c "SELECT 'database size: ' || pg_size_pretty(pg_database_size(current_database())) || ', reco.interactions ' || pg_size_pretty(pg_total_relation_size('reco.interactions'))" | tee -a "$RES/summary.txt"
 
-  if [ "${RECO_BENCH_ONLY_SERVICES:-0}" = 1 ]; then
+  if [ "${RECO_BENCH_ONLY_SERVICES:-0}" = 1 ] || [ "${RECO_BENCH_ONLY_EXPERIMENTS:-0}" = 1 ]; then
     echo "-- RECO_BENCH_ONLY_SERVICES=1: one refresh() (suggestions blend CF and content), then due_services() only --" | tee -a "$RES/summary.txt"
     "${PSQL[@]}" -At -c "SELECT 'refresh(): ' || round((read_seconds + svd_seconds + tfidf_seconds + write_seconds)::numeric, 1) || ' s' FROM reco.refresh()" | tee -a "$RES/summary.txt"
   else
@@ -276,6 +279,12 @@ PY
   "${PSQL[@]}" -c "EXPLAIN (ANALYZE, BUFFERS) $(sed -n '/^SELECT/,$p' "$HERE/naive.sql" | sed "s/:uid/4242/")" > "$out/explain_naive.txt"
 
   fi
+
+  # ---- 5. the A/B-test calls (tier M; RECO_BENCH_EXPERIMENTS=0 skips them) ----
+  if [ "$tier" = M ] && [ "${RECO_BENCH_EXPERIMENTS:-1}" = 1 ]; then
+    bash "$HERE/experiments.sh" "$out" "$RES/summary.txt"
+  fi
+  if [ "${RECO_BENCH_ONLY_EXPERIMENTS:-0}" = 1 ]; then return; fi
 
   # due_services() (issue 4: one day on L in at most 5 s, index-driven). A service stays due until
   # it is sent, so what a day's call returns depends on how well the shop keeps its log. The daily
