@@ -43,10 +43,15 @@ echo "== the demo session =="
 # On stdin: psql runs as postgres, which may not be able to read this checkout.
 "${PSQL[@]}" -d "$DB" -e -v datadir="$DEMO_DIR/data" -f - < scripts/demo.sql
 
+echo "== simulated traffic through the A/B test (scripts/simulate.sh; assumptions: crates/reco-sim) =="
+PGHOST="$DEMO_DIR" PGPORT="$PORT" PGUSER=postgres PGDATABASE="$DB" \
+  bash scripts/simulate.sh --days 30 --visitors-per-day 300 --seed-sim 7 --experiment demo-pop-vs-hybrid --results
+
 cat <<EOM
 
 == the demo cluster is still running ==
 connect:  sudo -u postgres psql -h $DEMO_DIR -p $PORT -d $DB
-          (then: SET search_path = reco, public;  SELECT * FROM recommend(7, 10);)
+          (then: SET search_path = reco, public;  SELECT * FROM recommend(7, 10);
+                 SELECT * FROM experiment_results('demo-pop-vs-hybrid');)
 stop it:  sudo -u postgres $PG_BIN/pg_ctl -D $DEMO_DIR/pgdata stop
 EOM

@@ -51,3 +51,11 @@ CREATE EXTENSION pg_cron;
 SELECT schedule_refresh() AS job_id;
 SELECT jobname, schedule, command FROM cron.job;
 SELECT unschedule_refresh();
+-- A/B test: popularity (what a shop shows without personalisation) vs reco's hybrid, 50/50.
+-- scripts/demo.sh then sends simulated shoppers through reco.serve() and reco.log_event()
+-- (scripts/simulate.sh) and prints experiment_results(). Planned to detect a 100% lift of user
+-- conversion (a doubling), so this small shop of 1,000 users reaches its planned sample size.
+SELECT create_experiment('demo-pop-vs-hybrid',
+    '[{"name": "control", "strategy": "popularity", "weight": 50},
+      {"name": "treatment", "strategy": "hybrid", "weight": 50}]',
+    placement => 'home', minimum_detectable_effect => 1.0);

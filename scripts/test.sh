@@ -12,8 +12,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 
-echo "== unit tests: reco-core, reco-datagen (no Postgres) =="
-cargo test --release -p reco-core -p reco-datagen 2>&1 | tee -a "$LOG"
+echo "== unit tests: reco-core, reco-datagen, reco-sim (no Postgres) =="
+cargo test --release -p reco-core -p reco-datagen -p reco-sim 2>&1 | tee -a "$LOG"
 
 echo "== SQL tests: cargo pgrx test pg15 =="
 # The upgrade tests install earlier releases first: their install scripts (as released) are kept

@@ -407,19 +407,40 @@ pub fn build_tables(shoes: &[Shoe]) -> Tables {
     }
 }
 
-/// Generates one user's interactions (appends packed records to `out`).
-/// Uses only the user's own PRNG stream, so users are independent of each other.
-pub fn gen_user_interactions(
-    u: &User,
-    tables: &Tables,
-    seed: u64,
-    sessions: &mut Vec<i64>,
-    out: &mut Vec<Packed>,
-) {
-    if u.n_inter == 0 {
-        return;
-    }
+// ---------------------------------------------------------------------------------------------
+// Hidden taste (the behaviour model of one user)
+
+/// A user's planted (hidden) taste: what [`gen_user_interactions`] draws for the user before any
+/// interaction, from the user's own PRNG stream. Type, brand, material and cluster values are
+/// indexes into `TYPES`, `BRANDS`, `MATERIALS` and `0..CLUSTERS`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Taste {
+    /// The real primary usage (= `User::hidden_type`, also for users whose primary_usage is NULL).
+    pub primary: usize,
+    /// Secondary type: drawn from the user's age band usage mix without the primary.
+    pub secondary: usize,
+    /// Favourite brand #1 (weight: the brand's lean on the primary type x its age appeal).
+    pub fav1: usize,
+    /// Favourite brand #2 (the same for the secondary type; never `fav1`).
+    pub fav2: usize,
+    /// Latent taste cluster per type.
+    pub fav_cluster: [usize; 5],
+    /// Favourite material per type (from the type's material mix).
+    pub fav_mat: [usize; 5],
+}
+
+/// The planted taste of user `u` of the data generated with `seed`: exactly the taste
+/// [`gen_user_interactions`] uses (the same random numbers of the same stream, in the same
+/// order). Users without interactions (the "new" users) get the taste they would have had:
+/// the generator never draws it for them, so it is planted only in the sense that it is fixed by
+/// the seed.
+pub fn taste(u: &User, seed: u64) -> Taste {
     let mut rng = Rng::new(seed, STREAM_INTER, u.id as u64);
+    draw_taste(u, &mut rng)
+}
+
+/// Draws the taste from the user's interaction stream (the first draws of that stream).
+fn draw_taste(u: &User, rng: &mut Rng) -> Taste {
     let band = u.band as usize;
     let band_known = if band < 5 { Some(band) } else { None };
     let primary = u.hidden_type as usize;
@@ -454,6 +475,94 @@ pub fn gen_user_interactions(
         fav_cluster[t] = rng.below(CLUSTERS as u64) as usize;
         fav_mat[t] = rng.weighted(&MATERIAL_BY_TYPE[t]);
     }
+    Taste {
+        primary,
+        secondary,
+        fav1,
+        fav2,
+        fav_cluster,
+        fav_mat,
+    }
+}
+
+/// The probability, under the generator's behaviour model, that an engagement of user `t` is
+/// *eligible* to land on `shoe`: the probability that the engagement's type is the shoe's type,
+/// times the probability that the source drawn for it is a pool that contains the shoe.
+///
+/// It mirrors the two draws of [`gen_user_interactions`], with its constants:
+///
+/// - type: `P_PRIMARY_TYPE` (0.70) for the primary type, `P_SECONDARY_TYPE` (0.18) for the
+///   secondary, and the rest (0.12) spread over `TYPE_MIX` without the primary (the secondary
+///   gets a share of that too, as in the generator);
+/// - source within the type: the popularity pool (probability 1 - `P_SRC_CLUSTER` -
+///   `P_SRC_BRAND` - `P_SRC_MATERIAL` = 0.35) contains every shoe of the type; the cluster pool
+///   (`P_SRC_CLUSTER`, 0.35) only shoes of the user's cluster for that type; the brand pool
+///   (`P_SRC_BRAND`, 0.20) shoes of favourite brand #1 (`P_FAV_BRAND1`, 70% of it) or #2 (30%);
+///   when that brand makes no shoe of the type (its lean is 0) the generator falls back to the
+///   popularity pool, so that share counts for every shoe; the material pool
+///   (`P_SRC_MATERIAL`, 0.10) shoes of the user's favourite material for the type.
+///
+/// The matches add up: a primary-type shoe that matches nothing scores 0.70 x 0.35 = 0.245, one
+/// in the user's cluster 0.49, one that also has favourite brand #1 and material 0.658 (0.70,
+/// the maximum, when brand #2 makes no shoe of the type, so its share falls back to popularity
+/// and counts for every shoe); a shoe of a type that is neither primary nor secondary scores at
+/// most 0.12 x 0.27 / 0.72 = 0.045 (casual for a runner).
+/// What it leaves out: pool sizes and popularity (within a pool the generator picks by
+/// popularity x availability, so a small pool concentrates more probability on each of its
+/// shoes), the age-band price tilt and brand appeal of the popularity pool, and the fallback of
+/// an empty cluster or material pool (only possible in tiny catalogues).
+pub fn affinity(t: &Taste, shoe: &Shoe) -> f64 {
+    let ty = shoe.typ as usize;
+    let mut other_w = TYPE_MIX;
+    other_w[t.primary] = 0.0;
+    let other_total: f64 = other_w.iter().sum();
+    let p_other = 1.0 - P_PRIMARY_TYPE - P_SECONDARY_TYPE;
+    let mut p_type = p_other * other_w[ty] / other_total;
+    if ty == t.primary {
+        p_type += P_PRIMARY_TYPE;
+    }
+    if ty == t.secondary {
+        p_type += P_SECONDARY_TYPE;
+    }
+    let p_pop = 1.0 - P_SRC_CLUSTER - P_SRC_BRAND - P_SRC_MATERIAL;
+    let mut p_src = p_pop;
+    if shoe.cluster as usize == t.fav_cluster[ty] {
+        p_src += P_SRC_CLUSTER;
+    }
+    for (b, share) in [(t.fav1, P_FAV_BRAND1), (t.fav2, 1.0 - P_FAV_BRAND1)] {
+        if BRANDS[b].lean[ty] == 0.0 || shoe.brand as usize == b {
+            p_src += P_SRC_BRAND * share;
+        }
+    }
+    if shoe.material as usize == t.fav_mat[ty] {
+        p_src += P_SRC_MATERIAL;
+    }
+    p_type * p_src
+}
+
+/// Generates one user's interactions (appends packed records to `out`).
+/// Uses only the user's own PRNG stream, so users are independent of each other.
+pub fn gen_user_interactions(
+    u: &User,
+    tables: &Tables,
+    seed: u64,
+    sessions: &mut Vec<i64>,
+    out: &mut Vec<Packed>,
+) {
+    if u.n_inter == 0 {
+        return;
+    }
+    let mut rng = Rng::new(seed, STREAM_INTER, u.id as u64);
+    let band = u.band as usize;
+    let taste = draw_taste(u, &mut rng);
+    let Taste {
+        primary,
+        secondary,
+        fav1,
+        fav2,
+        fav_cluster,
+        fav_mat,
+    } = taste;
     // Sessions: uniform over the user's active window.
     let lo_u = (u.created_at + 60).max(START);
     let last = END - 3 * 3600;

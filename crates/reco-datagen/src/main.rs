@@ -5,12 +5,7 @@
 //!
 //! Same tier + seed => byte-identical output. A summary goes to stderr (--quiet to silence).
 
-mod catalog;
-mod csv;
-mod gen;
-mod rng;
-mod time;
-
+use reco_datagen::{csv, gen};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -189,6 +184,3 @@ fn main() -> ExitCode {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;
