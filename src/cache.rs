@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use pgrx::pg_sys::PgOid;
+use pgrx::pg_sys::{self, PgOid};
 use pgrx::spi::{OwnedPreparedStatement, SpiClient};
 use reco_core::catalog::Shoe;
 use reco_core::serving::{ServingModel, StoredModel};
@@ -141,13 +141,19 @@ pub fn current(client: &SpiClient) -> Rc<Cache> {
     }
     // Drop the old cache before building the new one so the two never coexist in memory.
     CACHE.with(|c| *c.borrow_mut() = None);
-    let shoes = read_catalog();
-    let model = match model_id {
-        Some(id) => ServingModel::from_stored(shoes, read_stored_model(client, id)),
-        None => {
-            let sums = live_popularity(client, &shoes);
-            ServingModel::without_model(shoes, sums)
-        }
+    // Everything is copied into Rust-owned memory inside without_lasting_locks(), so the locks
+    // those reads took are gone when the model is built and served (see there).
+    let (shoes, stored) = without_lasting_locks(|| {
+        let shoes = read_catalog();
+        let stored = match model_id {
+            Some(id) => Ok(read_stored_model(client, id)),
+            None => Err(live_popularity(client, &shoes)),
+        };
+        (shoes, stored)
+    });
+    let model = match stored {
+        Ok(stored) => ServingModel::from_stored(shoes, stored),
+        Err(sums) => ServingModel::without_model(shoes, sums),
     };
     let built = Rc::new(Cache {
         model_id,
@@ -202,7 +208,9 @@ pub fn version(client: &SpiClient, model_id: i64) -> Rc<Cache> {
             Some("Keep the versions an experiment serves: raise reco.keep_models, or stop the experiment."),
         );
     }
-    let model = ServingModel::from_stored(read_catalog(), read_stored_model(client, model_id));
+    let (shoes, stored) =
+        without_lasting_locks(|| (read_catalog(), read_stored_model(client, model_id)));
+    let model = ServingModel::from_stored(shoes, stored);
     let built = Rc::new(Cache {
         model_id: Some(model_id),
         catalog_version: active.catalog_version,
@@ -212,6 +220,73 @@ pub fn version(client: &SpiClient, model_id: i64) -> Rc<Cache> {
     });
     OTHER_VERSION.with(|c| *c.borrow_mut() = Some(built.clone()));
     built
+}
+
+/// Runs `read` in an internal subtransaction that is rolled back when `read` returns, so the
+/// relation locks its queries took (ACCESS SHARE on reco.model_shoes and the other partitioned
+/// model tables, and on the version's partitions) are released right away instead of at the end
+/// of the caller's transaction. `read` must copy what it reads into Rust-owned memory: SPI
+/// tuple tables and anything palloc'd in the subtransaction are freed by the rollback.
+///
+/// Why: refresh() prunes old versions by dropping their partitions, which takes ACCESS
+/// EXCLUSIVE on the parents. On a hot standby the replay of that lock waits for every backend
+/// holding a lock on a parent and, after max_standby_streaming_delay (30 s by default), cancels
+/// them ("canceling statement due to conflict with recovery"; measured with
+/// scripts/standby/run.sh: a transaction that had called recommend() and stayed open, and a
+/// long statement over recommend(), were both cancelled, and replay, so every later model, was
+/// held back for the whole delay). On the primary the same locks made refresh() skip pruning
+/// (it only tries the lock). With the locks released after the load, a drop waits at most for
+/// a cache load in progress. Nothing is lost by releasing them early: the copied rows are
+/// independent of the tables, and the cache key (the active model id, read before this under
+/// the caller's transaction) decides what is served.
+///
+/// A Postgres error or panic inside `read` (which pgrx turns into a Rust panic after copying the
+/// error out and flushing Postgres' error state, as a PG_CATCH block does) rolls the
+/// subtransaction back here too before it continues unwinding, so an exception block of the
+/// caller (PL/pgSQL's BEGIN ... EXCEPTION) finds its own subtransaction current, as it expects.
+///
+/// pgrx 0.18 has no wrapper for subtransactions (only callbacks on their events,
+/// `pgrx::register_subxact_callback`), hence the calls below, made the way PL/pgSQL's exception
+/// blocks make them (pl_exec.c, exec_stmt_block).
+fn without_lasting_locks<T>(read: impl FnOnce() -> T) -> T {
+    // SAFETY: reading a backend-global flag; we are on the backend's main thread (pgrx calls
+    // SQL functions only there).
+    if unsafe { pg_sys::IsInParallelMode() } {
+        // Subtransactions cannot start in parallel mode (never the case today: every function
+        // that reaches this is PARALLEL UNSAFE). Read under the caller's transaction.
+        return read();
+    }
+    // SAFETY: main thread, inside a transaction (a SQL function is running). The memory context
+    // and resource owner current now are the caller's, valid until it returns, so restoring
+    // them below is sound; BeginInternalSubTransaction switches to the subtransaction's own
+    // context, which the rollback deletes, so the caller's context is made current again at once
+    // (as exec_stmt_block does). A NULL name is allowed (an unnamed subtransaction).
+    let (caller_context, caller_owner) = unsafe {
+        let context = pg_sys::CurrentMemoryContext;
+        let owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::CurrentMemoryContext = context;
+        (context, owner)
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    // SAFETY: the subtransaction begun above is still the current one: `read` only runs
+    // SELECTs through SPI on reco's tables (no PL code that could leave a subtransaction of its
+    // own open: SPI and PL/pgSQL end theirs before returning), and an error inside it reached us
+    // as a panic with Postgres' error state already flushed (pgrx's FFI guard), which is the
+    // state in which PL/pgSQL rolls back its block's subtransaction. After the rollback its
+    // locks, SPI tuple tables and memory are released; nothing of it is referenced any more
+    // (`read`'s results are Rust-owned). Then the caller's memory context and resource owner are
+    // current again: the rollback leaves the parent transaction's, which need not be the caller's
+    // (e.g. a portal's resource owner).
+    unsafe {
+        pg_sys::RollbackAndReleaseCurrentSubTransaction();
+        pg_sys::CurrentMemoryContext = caller_context;
+        pg_sys::CurrentResourceOwner = caller_owner;
+    }
+    match result {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 /// Before the first refresh: the summed action weights per shoe from the live log.
