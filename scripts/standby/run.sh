@@ -220,6 +220,64 @@ FIRST_REFRESH=$(echo "$(date +%s.%N) - $t0" | bc)
 say "first refresh: $(printf '%.2f' "$FIRST_REFRESH") s"
 wait_replay
 "${PSQL_S[@]}" -At -c "SELECT 'standby: active model ' || model_id || ', ' || (SELECT count(*) FROM reco.recommend(1, 10)) || ' recommendations for user 1, pg_is_in_recovery ' || pg_is_in_recovery() FROM reco.models WHERE status = 'active'" | tee -a "$SUM"
+
+# ---- the cache load's subtransaction (src/cache.rs, without_lasting_locks) on its error paths:
+# an error inside the load must leave the caller's transaction and exception blocks intact. Each
+# case in a new backend (empty cache), on the primary; E4 also on the standby.
+if [ "$MODE" = check ]; then
+  say "-- errors inside the cache load (each in a new backend) --"
+  ERR_OUT="$RES/error_paths.out"
+  : > "$ERR_OUT"
+  "${PSQL_P[@]}" -At >> "$ERR_OUT" 2>&1 <<'SQL' || { say "FAIL: E1 (reco's own error inside the load)"; cat "$ERR_OUT"; exit 1; }
+BEGIN;
+ALTER TABLE reco.model_segments ALTER COLUMN users TYPE bigint;
+DO $$ BEGIN
+  PERFORM * FROM reco.recommend(1, 3);
+  RAISE EXCEPTION 'recommend() did not fail';
+EXCEPTION WHEN datatype_mismatch THEN RAISE NOTICE 'E1 caught %: %', SQLSTATE, SQLERRM;
+END $$;
+SELECT 'E1 transaction usable: ' || count(*) FROM reco.users;
+ROLLBACK;
+SELECT 'E1 after rollback, recommend rows: ' || count(*) FROM reco.recommend(1, 3);
+SQL
+  "${PSQL_P[@]}" -At >> "$ERR_OUT" 2>&1 <<'SQL' || { say "FAIL: E2 (a Postgres error inside the load)"; cat "$ERR_OUT"; exit 1; }
+BEGIN;
+ALTER TABLE reco.model_vocabulary RENAME COLUMN term TO term_renamed;
+DO $$ BEGIN
+  PERFORM * FROM reco.similar(1, 3);
+  RAISE EXCEPTION 'similar() did not fail';
+EXCEPTION WHEN undefined_column THEN RAISE NOTICE 'E2 caught %: %', SQLSTATE, SQLERRM;
+END $$;
+SELECT 'E2 transaction usable: ' || count(*) FROM reco.users;
+ROLLBACK;
+SELECT 'E2 after rollback, similar rows: ' || count(*) FROM reco.similar(1, 3);
+SQL
+  # E3: the error not caught: the statement fails, ROLLBACK TO SAVEPOINT recovers (psql goes on).
+  "$PG_BIN/psql" -X -p "$PPORT" -At >> "$ERR_OUT" 2>&1 <<'SQL'
+BEGIN;
+SAVEPOINT before_load;
+ALTER TABLE reco.model_segments ALTER COLUMN users TYPE bigint;
+SELECT count(*) FROM reco.recommend(1, 3);
+ROLLBACK TO SAVEPOINT before_load;
+SELECT 'E3 after ROLLBACK TO SAVEPOINT, recommend rows: ' || count(*) FROM reco.recommend(1, 3);
+COMMIT;
+SQL
+  for port in "$PPORT" "$SPORT"; do
+    "$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -p "$port" -At >> "$ERR_OUT" 2>&1 <<'SQL' || { say "FAIL: E4 (a load inside an exception block)"; cat "$ERR_OUT"; exit 1; }
+BEGIN;
+DO $$ BEGIN
+  PERFORM * FROM reco.recommend(1, 3);
+  RAISE NOTICE 'E4 loaded inside an exception block, in recovery: %', pg_is_in_recovery();
+EXCEPTION WHEN others THEN RAISE;
+END $$;
+SELECT 'E4 then in the same transaction, recommend rows: ' || count(*) FROM reco.recommend(2, 3);
+COMMIT;
+SQL
+  done
+  sed 's/^/  /' "$ERR_OUT" | tee -a "$SUM"
+  [ "$(grep -c 'E[1-4] ' "$ERR_OUT")" -ge 9 ] && [ "$(grep -c 'E3 after ROLLBACK' "$ERR_OUT")" = 1 ] \
+    || { say "FAIL: an error path of the cache load did not behave"; exit 1; }
+fi
 MAX_UID=$("${PSQL_P[@]}" -At -c "SELECT max(user_id) FROM reco.users")
 MAX_SID=$("${PSQL_P[@]}" -At -c "SELECT max(shoe_id) FROM reco.shoes")
 [ "$("${PSQL_P[@]}" -At -c "SELECT count(*) FROM reco.shoes")" = "$MAX_SID" ] \
@@ -380,6 +438,10 @@ say "primary: $versions at the end ($PHASE1_VERSIONS after phase 1); refreshes t
 conflicts=$(grep -c 'conflict with recovery' "$RES/standby.log" || true)
 say "standby log: $conflicts line(s) about conflicts with recovery; recovery waits:"
 { grep -E 'recovery still waiting|recovery finished waiting|conflict with recovery|User was holding' "$RES/standby.log" || true; } | sed 's/^/  /' | head -20 | tee -a "$SUM"
+warnings=$(cat "$RES/primary.log" "$RES/standby.log" | grep -c 'WARNING' || true)
+say "server log WARNING lines (leaked locks, snapshots, resources would show here): $warnings"
+{ grep -h 'WARNING' "$RES/primary.log" "$RES/standby.log" || true; } | sed 's/^/  /' | head -10 | tee -a "$SUM"
+[ "$warnings" = 0 ] || { say "FAIL: warnings in the server logs"; FAIL=1; }
 say "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "$FAIL" = 0 ]; then say "standby $MODE: PASS"; else say "standby $MODE: FAIL"; fi
 exit "$FAIL"
