@@ -322,7 +322,7 @@ for i in $(seq 1 600); do
   sleep 0.2
 done
 say "long sessions sleeping on the standby: $n (after $(echo "$i * 0.2" | bc) s)"
-"${PSQL_S[@]}" -d "$DB" -At -c "SELECT 'standby locks on the partitioned model tables, their partitions and keys, held by other sessions: ' || count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname ~ '^model_(shoes|users|vocabulary|segments)' AND l.pid <> pg_backend_pid()" | tee -a "$SUM"
+"${PSQL_S[@]}" -d "$DB" -At -c "SELECT 'standby locks on the partitioned model tables, their partitions and keys, held by other sessions: ' || count(*) || coalesce(' (' || string_agg(DISTINCT a.backend_type || ' ' || l.mode, ', ') || ')', '') FROM pg_locks l JOIN pg_class c ON c.oid = l.relation LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE c.relname ~ '^model_(shoes|users|vocabulary|segments)' AND l.pid <> pg_backend_pid()" | tee -a "$SUM"
 
 # ---- refreshes on the primary, each replay timed on the standby ----
 # refreshes N: N refresh() calls, one table row each (numbered on from the previous calls).
@@ -394,7 +394,7 @@ for i in $(seq 1 300); do
   [ "$m" -ge 1 ] && break
   sleep 0.2
 done
-"${PSQL_P[@]}" -At -c "SELECT 'primary locks on the partitioned model tables, their partitions and keys, held by other sessions: ' || count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname ~ '^model_(shoes|users|vocabulary|segments)' AND l.pid <> pg_backend_pid()" | tee -a "$SUM"
+"${PSQL_P[@]}" -At -c "SELECT 'primary locks on the partitioned model tables, their partitions and keys, held by other sessions: ' || count(*) || coalesce(' (' || string_agg(DISTINCT a.backend_type || ' ' || l.mode, ', ') || ')', '') FROM pg_locks l JOIN pg_class c ON c.oid = l.relation LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE c.relname ~ '^model_(shoes|users|vocabulary|segments)' AND l.pid <> pg_backend_pid()" | tee -a "$SUM"
 say "-- phase 2: refresh() x $P_REFRESHES on the primary while P1 (BEGIN; recommend(); pg_sleep($LONG_P)) is open there --"
 refreshes "$P_REFRESHES"
 
