@@ -36,6 +36,10 @@
 #   scripts/bench/experiments.sh: serve() vs recommend(), log_event(), experiment_results() over
 #   10M events); RECO_BENCH_EXPERIMENTS=0 leaves step 5 out.
 #   RECO_BENCH_FACTORS=64 (reco.factors of the benchmark database and k of the peer's SVD).
+#   RECO_BENCH_WAL_LEVEL=minimal (default) | replica: the cluster's wal_level (replica = what a
+#     shop with streaming replicas or WAL archiving runs: every model row is WAL-logged, for
+#     refresh() and the peer alike). Each refresh() and peer run also reports the WAL it wrote
+#     (pg_wal_lsn_diff of pg_current_wal_insert_lsn() before and after).
 set -euo pipefail
 
 usage() { echo "usage: $0 M|L|all" >&2; exit 2; }
@@ -57,6 +61,12 @@ DB=reco_bench
 WARMUP=${RECO_BENCH_WARMUP:-10}
 DURATION=${RECO_BENCH_DURATION:-30}
 PEER_RUNS=${RECO_BENCH_PEER_RUNS:-3}
+WAL_LEVEL=${RECO_BENCH_WAL_LEVEL:-minimal}
+case "$WAL_LEVEL" in
+  minimal) WAL_SENDERS=0 ;;   # required by wal_level = minimal
+  replica) WAL_SENDERS=10 ;;  # PostgreSQL's default
+  *) echo "bench: RECO_BENCH_WAL_LEVEL must be minimal or replica" >&2; exit 2 ;;
+esac
 export PATH="$HOME/.cargo/bin:$PATH"
 
 cd "$ROOT"
@@ -134,8 +144,8 @@ SETTINGS=(
   "maintenance_work_mem = 1GB"
   "max_wal_size = 8GB"
   "checkpoint_timeout = 30min"
-  "wal_level = minimal"
-  "max_wal_senders = 0"
+  "wal_level = $WAL_LEVEL"
+  "max_wal_senders = $WAL_SENDERS"
   "max_connections = 20"
 )
 echo "== initdb + start: $PGDATA on 127.0.0.1:$PORT =="
@@ -198,7 +208,7 @@ bench_tier() {
   else
   # ---- 1. refresh() ----
   echo "-- refresh() x $runs (each in a new backend) --" | tee -a "$RES/summary.txt"
-  printf '%-4s %8s %8s %8s %8s %8s %9s %9s %9s %10s\n' run read svd tfidf write sum wall_sql wall_psql VmHWM_MB RssAnon_MB | tee -a "$RES/summary.txt"
+  printf '%-4s %8s %8s %8s %8s %8s %9s %9s %9s %10s %8s\n' run read svd tfidf write sum wall_sql wall_psql VmHWM_MB RssAnon_MB WAL_MB | tee -a "$RES/summary.txt"
   local i
   for i in $(seq 1 "$runs"); do
     local stop="$out/refresh$i.stop" anon="$out/refresh$i.anon"
@@ -208,10 +218,12 @@ bench_tier() {
 SELECT pg_backend_pid() AS pid \gset
 \setenv RECO_BACKEND_PID :pid
 \! bash "$RES/sample_rss.sh" \$RECO_BACKEND_PID "$stop" "$anon" </dev/null >/dev/null 2>&1 &
+SELECT pg_current_wal_insert_lsn() AS lsn0 \gset
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
 SELECT * FROM reco.refresh() \gset r_
 SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 3) AS wall \gset
-\echo RESULT model=:r_model_id users=:r_users shoes=:r_shoes interactions=:r_interactions factors=:r_factors energy=:r_energy read=:r_read_seconds svd=:r_svd_seconds tfidf=:r_tfidf_seconds write=:r_write_seconds wall=:wall
+SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), :'lsn0')::bigint AS wal_bytes \gset
+\echo RESULT model=:r_model_id users=:r_users shoes=:r_shoes interactions=:r_interactions factors=:r_factors energy=:r_energy read=:r_read_seconds svd=:r_svd_seconds tfidf=:r_tfidf_seconds write=:r_write_seconds wall=:wall wal_bytes=:wal_bytes
 \! grep -E '^(VmHWM|VmRSS|RssAnon|RssShmem)' /proc/\$RECO_BACKEND_PID/status
 \! touch "$stop"
 SQL
@@ -223,15 +235,15 @@ SQL
     hwm=$(awk '/^VmHWM/{print $2}' "$out/refresh$i.log")
     anon_kb=$(cat "$anon" 2>/dev/null || echo 0)
     kv() { echo "$line" | tr ' ' '\n' | awk -F= -v k="$1" '$1==k{print $2}'; }
-    local r s tf w wall
-    r=$(kv read); s=$(kv svd); tf=$(kv tfidf); w=$(kv write); wall=$(kv wall)
-    printf '%-4s %8.2f %8.2f %8.2f %8.2f %8.2f %9.2f %9.2f %9.0f %10.0f\n' "$i" "$r" "$s" "$tf" "$w" \
+    local r s tf w wall walb
+    r=$(kv read); s=$(kv svd); tf=$(kv tfidf); w=$(kv write); wall=$(kv wall); walb=$(kv wal_bytes)
+    printf '%-4s %8.2f %8.2f %8.2f %8.2f %8.2f %9.2f %9.2f %9.0f %10.0f %8.1f\n' "$i" "$r" "$s" "$tf" "$w" \
       "$(echo "$r + $s + $tf + $w" | bc)" "$wall" "$(echo "$t1 - $t0" | bc)" "$(echo "$hwm / 1024" | bc)" \
-      "$(echo "$anon_kb / 1024" | bc)" | tee -a "$RES/summary.txt" "$out/refresh.table" >/dev/null
+      "$(echo "$anon_kb / 1024" | bc)" "$(echo "$walb / 1048576" | bc -l)" | tee -a "$RES/summary.txt" "$out/refresh.table" >/dev/null
     tail -1 "$out/refresh.table"
     echo "$line" | sed "s/^RESULT/run=$i/; s/\$/ wall_psql=$(echo "$t1 - $t0" | bc) vmhwm_kb=$hwm rssanon_peak_kb=$anon_kb/" >> "$out/refresh.kv"
   done
-  echo "refresh wall (clock_timestamp): best $(awk '{print $7}' "$out/refresh.table" | best) s, median $(awk '{print $7}' "$out/refresh.table" | median) s; VmHWM max $(awk '{print $9}' "$out/refresh.table" | sort -g | tail -1) MB" | tee -a "$RES/summary.txt"
+  echo "refresh wall (clock_timestamp): best $(awk '{print $7}' "$out/refresh.table" | best) s, median $(awk '{print $7}' "$out/refresh.table" | median) s; VmHWM max $(awk '{print $9}' "$out/refresh.table" | sort -g | tail -1) MB; WAL per refresh median $(awk '{print $11}' "$out/refresh.table" | median) MB (wal_level = $WAL_LEVEL)" | tee -a "$RES/summary.txt"
   "${PSQL[@]}" -At -c "SELECT 'reco singular values top5: ' || array_to_string((singular_values)[1:5]::numeric(12,4)[], ', ') || '; energy ' || round(energy::numeric, 4) FROM reco.models WHERE status = 'active'" | tee -a "$RES/summary.txt"
 
   # ---- 2. the Python peer pipeline ----
@@ -240,8 +252,13 @@ SQL
     [ "$tier" = L ] && pruns=1
     echo "-- Python peer pipeline x $pruns (COPY out -> scipy.sparse -> randomized_svd + TfidfVectorizer -> COPY in) --" | tee -a "$RES/summary.txt"
     python3 "$HERE/peer_pipeline.py" --help >/dev/null   # creates the venv outside the timings
+    local lsn0 walb
     for i in $(seq 1 "$pruns"); do
+      lsn0=$("${PSQL[@]}" -At -c "SELECT pg_current_wal_insert_lsn()")
       python3 "$HERE/peer_pipeline.py" --k "$FACTORS" --json "$out/peer.json" | tee "$out/peer$i.log"
+      walb=$("${PSQL[@]}" -At -c "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$lsn0')::bigint")
+      echo "$walb" >> "$out/peer.wal"
+      printf 'peer run %s: WAL written %.1f MB (wal_level = %s)\n' "$i" "$(echo "$walb / 1048576" | bc -l)" "$WAL_LEVEL" | tee -a "$RES/summary.txt"
     done
     python3 - "$out/peer.json" "$out/refresh.kv" <<'PY' | tee -a "$RES/summary.txt"
 import json, statistics, sys
