@@ -574,7 +574,12 @@ fn partition(table: &str, model_id: i64) -> String {
 /// Dropping a partition takes an ACCESS EXCLUSIVE lock on its parent table. Waiting for it behind
 /// a long query on the model tables would queue every backend that then loads a model behind
 /// this refresh, so the locks are only tried: if one is taken, the old versions stay until a
-/// later refresh (a NOTICE says so).
+/// later refresh (a NOTICE says so). Serving does not get in the way: recommend(), similar() and
+/// due_services() release their locks on the model tables once their backend's cache is loaded
+/// (cache::without_lasting_locks), so only a cache load in progress or a query reading the model
+/// tables itself (SQL analysis, the naive benchmark) keeps a version. On a hot standby the replay
+/// of these drops waits for the same locks, and cancels their holders after
+/// max_standby_streaming_delay.
 fn prune_old_versions(client: &mut SpiClient, keep_models: i64) {
     let doomed: Vec<i64> = client
         .select(
