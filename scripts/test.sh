@@ -33,6 +33,14 @@ PGDATA_DIR=/tmp/reco-pgrx-test-pgdata
 rm -rf "$PGDATA_DIR" && mkdir -p "$PGDATA_DIR" && chown postgres "$PGDATA_DIR"
 cargo pgrx test pg15 --runas postgres --pgdata "$PGDATA_DIR" 2>&1 | tee -a "$LOG"
 
+echo "== hot standby: scripts/standby/run.sh check =="
+# A primary and a pg_basebackup -R standby on loopback ports, serving the build cargo pgrx test
+# just made (target/debug/reco-pg15, from a private copy of the PostgreSQL tree): pgbench on the
+# standby while the primary refreshes past reco.keep_models, long standby sessions that pruning
+# must not cancel. Exits non-zero on any failed transaction or cancelled session.
+RECO_STANDBY_PKG="${CARGO_TARGET_DIR:-$PWD/target}/debug/reco-pg15" RECO_STANDBY_SKIP_SETUP=1 \
+  bash scripts/standby/run.sh check 2>&1 | tee -a "$LOG"
+
 # pipefail has already stopped the script on any failure; sum what ran.
 echo
 awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
