@@ -569,6 +569,67 @@ END
 $fn$;
 COMMENT ON FUNCTION reco.log_event(bigint, bigint, text, numeric, bigint, timestamptz, interval) IS 'Logs a click, add_to_cart or purchase of a served shoe; returns the event id, or NULL for a repeat (same request, shoe, kind: ignored) or an event without a request id that no impression of the user within attribution_window explains. A purchase also goes into reco.interactions. Errors: P0002 unknown request, 22023 shoe not shown / event before its impression / bad kind or value.';
 
+-- What each request led to, summed: derived from reco.events by its triggers, so
+-- experiment_results() reads one row per request instead of every event (10M events: 12-21 s
+-- before, see BENCHMARKS.md). Not dumped: a restore rebuilds it from the restored events.
+CREATE TABLE reco.request_totals (
+    request_id  bigint PRIMARY KEY REFERENCES reco.impressions (request_id) ON DELETE CASCADE,
+    clicks      bigint NOT NULL DEFAULT 0,
+    cart_adds   bigint NOT NULL DEFAULT 0,
+    orders      bigint NOT NULL DEFAULT 0,
+    revenue     numeric NOT NULL DEFAULT 0
+);
+COMMENT ON TABLE reco.request_totals IS 'Internal, derived from reco.events by triggers: the events of each request, summed (what experiment_results() reads).';
+COMMENT ON COLUMN reco.request_totals.request_id IS 'The request (reco.impressions).';
+COMMENT ON COLUMN reco.request_totals.clicks IS 'Its click events.';
+COMMENT ON COLUMN reco.request_totals.cart_adds IS 'Its add_to_cart events.';
+COMMENT ON COLUMN reco.request_totals.orders IS 'Its purchase events.';
+COMMENT ON COLUMN reco.request_totals.revenue IS 'Sum of the order values of its purchases.';
+
+CREATE FUNCTION reco.request_totals_after_events() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
+        TRUNCATE reco.request_totals;
+    ELSIF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+        INSERT INTO reco.request_totals AS t (request_id, clicks, cart_adds, orders, revenue)
+        SELECT n.request_id,
+               count(*) FILTER (WHERE n.kind OPERATOR(pg_catalog.=) 'click'),
+               count(*) FILTER (WHERE n.kind OPERATOR(pg_catalog.=) 'add_to_cart'),
+               count(*) FILTER (WHERE n.kind OPERATOR(pg_catalog.=) 'purchase'),
+               coalesce(sum(n.order_value), 0)
+        FROM added n GROUP BY n.request_id
+        ON CONFLICT (request_id) DO UPDATE
+        SET clicks = t.clicks + EXCLUDED.clicks, cart_adds = t.cart_adds + EXCLUDED.cart_adds,
+            orders = t.orders + EXCLUDED.orders, revenue = t.revenue + EXCLUDED.revenue;
+    ELSE
+        -- DELETE (also the cascade from a deleted impression, whose totals are gone already).
+        UPDATE reco.request_totals AS t
+        SET clicks = t.clicks - g.clicks, cart_adds = t.cart_adds - g.cart_adds,
+            orders = t.orders - g.orders, revenue = t.revenue - g.revenue
+        FROM (SELECT o.request_id,
+                     count(*) FILTER (WHERE o.kind OPERATOR(pg_catalog.=) 'click') AS clicks,
+                     count(*) FILTER (WHERE o.kind OPERATOR(pg_catalog.=) 'add_to_cart') AS cart_adds,
+                     count(*) FILTER (WHERE o.kind OPERATOR(pg_catalog.=) 'purchase') AS orders,
+                     coalesce(sum(o.order_value), 0) AS revenue
+              FROM removed o GROUP BY o.request_id) g
+        WHERE t.request_id OPERATOR(pg_catalog.=) g.request_id;
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION reco.request_totals_after_events() IS 'Internal trigger function: keeps reco.request_totals equal to the sums of reco.events.';
+CREATE TRIGGER events_request_totals_insert AFTER INSERT ON reco.events
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION reco.request_totals_after_events();
+CREATE TRIGGER events_request_totals_delete AFTER DELETE ON reco.events
+    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION reco.request_totals_after_events();
+CREATE TRIGGER events_request_totals_truncate AFTER TRUNCATE ON reco.events
+    FOR EACH STATEMENT EXECUTE FUNCTION reco.request_totals_after_events();
+-- Also under session_replication_role = replica (logical replication, bulk loads).
+ALTER TABLE reco.events ENABLE ALWAYS TRIGGER events_request_totals_insert;
+ALTER TABLE reco.events ENABLE ALWAYS TRIGGER events_request_totals_delete;
+ALTER TABLE reco.events ENABLE ALWAYS TRIGGER events_request_totals_truncate;
+
 -- Shopper feedback: thumbs up (1) or down (-1).
 CREATE FUNCTION reco.rate(
     user_id bigint,
@@ -638,6 +699,17 @@ STRICT STABLE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'experiment_statistics_wrapper';
 COMMENT ON FUNCTION reco.experiment_statistics(bigint) IS 'Internal, for reco.experiment_results(): the statistics of each arm as one JSON object.';
+
+CREATE OR REPLACE FUNCTION reco."sample_size_per_arm"(
+	"baseline_rate" double precision, /* Option < f64 > */
+	"minimum_detectable_effect" double precision, /* Option < f64 > */
+	"alpha" double precision DEFAULT 0.05, /* Option < f64 > */
+	"power" double precision DEFAULT 0.8 /* Option < f64 > */
+) RETURNS bigint /* i64 */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'sample_size_per_arm_wrapper';
+COMMENT ON FUNCTION reco.sample_size_per_arm(double precision, double precision, double precision, double precision) IS 'Users needed per arm to detect a relative lift minimum_detectable_effect (0.1 = +10%) of the conversion rate baseline_rate, two-sided alpha, power (two-proportion test; what experiment_results() plans with). 22023 when undefined.';
 
 CREATE OR REPLACE FUNCTION reco."serve"(
 	"user_id" bigint, /* Option < i64 > */

@@ -70,7 +70,8 @@ extension_sql_file!(
         experiment_bucket_user,
         experiment_bucket_visitor,
         serve,
-        experiment_statistics
+        experiment_statistics,
+        sample_size_per_arm
     ]
 );
 

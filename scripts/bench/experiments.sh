@@ -21,18 +21,25 @@ SELECT reco.create_experiment('bench-serve', '[{"name": "control", "strategy": "
                                                {"name": "treatment", "strategy": "hybrid", "weight": 50}]');
 SELECT reco.start_experiment('bench-serve');
 SQL
-for script in recommend serve; do
-  (cd "$out" && "$PG_BIN/pgbench" -n -M prepared -c 2 -j 2 -T $((WARMUP + DURATION)) -D max_uid="$max_uid" \
-     -f "$HERE/$script.sql" -l --log-prefix="ab_$script" > "pgbench_ab_$script.out" 2>&1) || { cat "$out/pgbench_ab_$script.out"; exit 1; }
-  python3 "$HERE/latency.py" --skip "$WARMUP" --label "ab_$script" --json "$out/pgbench.json" "$out"/ab_$script.* | tee -a "$summary"
+# serve() commits a write (the impression): also measured with synchronous_commit = off for the
+# session, which separates the WAL flush at commit from the work of the call.
+for run in recommend serve serve_async; do
+  script=${run%_async}
+  opts=""; [ "$run" = serve_async ] && opts="-c synchronous_commit=off"
+  (cd "$out" && PGOPTIONS="$opts" "$PG_BIN/pgbench" -n -M prepared -c 2 -j 2 -T $((WARMUP + DURATION)) -D max_uid="$max_uid" \
+     -f "$HERE/$script.sql" -l --log-prefix="ab_$run" > "pgbench_ab_$run.out" 2>&1) || { cat "$out/pgbench_ab_$run.out"; exit 1; }
+  python3 "$HERE/latency.py" --skip "$WARMUP" --label "ab_$run" --json "$out/pgbench.json" "$out"/ab_$run.* | tee -a "$summary"
 done
 "${PSQL[@]}" -At -c "SELECT 'impressions recorded by serve(): ' || count(*) || ', arms ' || string_agg(DISTINCT arm, '/') FROM reco.impressions WHERE experiment_id IS NOT NULL" | tee -a "$summary"
 
 max_rid=$("${PSQL[@]}" -At -c "SELECT max(request_id) FROM reco.impressions")
 echo "-- log_event(request, shown shoe, 'click'): pgbench -M prepared -c 2 -j 2 -T $((WARMUP + DURATION)), first $WARMUP s dropped, requests 1..$max_rid --" | tee -a "$summary"
-(cd "$out" && "$PG_BIN/pgbench" -n -M prepared -c 2 -j 2 -T $((WARMUP + DURATION)) -D max_rid="$max_rid" \
-   -f "$HERE/log_event.sql" -l --log-prefix=ab_log_event > pgbench_ab_log_event.out 2>&1) || { cat "$out/pgbench_ab_log_event.out"; exit 1; }
-python3 "$HERE/latency.py" --skip "$WARMUP" --label ab_log_event --json "$out/pgbench.json" "$out"/ab_log_event.* | tee -a "$summary"
+for run in log_event log_event_async; do
+  opts=""; [ "$run" = log_event_async ] && opts="-c synchronous_commit=off"
+  (cd "$out" && PGOPTIONS="$opts" "$PG_BIN/pgbench" -n -M prepared -c 2 -j 2 -T $((WARMUP + DURATION)) -D max_rid="$max_rid" \
+     -f "$HERE/log_event.sql" -l --log-prefix="ab_$run" > "pgbench_ab_$run.out" 2>&1) || { cat "$out/pgbench_ab_$run.out"; exit 1; }
+  python3 "$HERE/latency.py" --skip "$WARMUP" --label "ab_$run" --json "$out/pgbench.json" "$out"/ab_$run.* | tee -a "$summary"
+done
 
 echo "-- experiment_results() over 10M events: 100k users x 10 visits (1M impressions of 10 shoes), 8M clicks, 1.5M cart adds, 0.5M purchases, written straight into the log --" | tee -a "$summary"
 "${PSQL[@]}" -q > "$out/experiment_results.log" 2>&1 <<'SQL'
@@ -40,6 +47,7 @@ SELECT reco.stop_experiment('bench-serve');
 SELECT reco.create_experiment('bench-10m', '[{"name": "A", "strategy": "popularity", "weight": 1},
                                              {"name": "B", "strategy": "hybrid", "weight": 1}]');
 SELECT reco.start_experiment('bench-10m');
+SET synchronous_commit = off;
 SELECT clock_timestamp() AS t0 \gset
 INSERT INTO reco.impressions (experiment_id, arm, placement, user_id, shown_at, shoe_ids)
 SELECT e.experiment_id, CASE WHEN reco.experiment_bucket(e.seed, u) < 5000 THEN 'A' ELSE 'B' END, 'home', u,
@@ -67,9 +75,17 @@ SELECT format('experiment_results, run 2: %s s', round(extract(epoch FROM clock_
 SELECT clock_timestamp() AS t0 \gset
 SELECT count(*) FROM reco.experiment_results('bench-10m');
 SELECT format('experiment_results, run 3: %s s', round(extract(epoch FROM clock_timestamp() - :'t0')::numeric, 2));
+-- The plan of the one query experiment_results() runs (src/experiments.rs, totals()).
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+SELECT i.arm, count(*) AS impressions, sum(t.clicks)::int8 AS clicks, sum(t.orders)::int8 AS orders,
+       sum(t.revenue)::float8 AS revenue
+FROM reco.impressions i LEFT JOIN reco.request_totals t USING (request_id)
+WHERE i.experiment_id = (SELECT experiment_id FROM reco.experiments WHERE name = 'bench-10m')
+GROUP BY i.arm, i.user_id, i.visitor;
 SELECT arm, users, impressions, clicks, round(ctr::numeric, 4) AS ctr, conversions, orders, round(revenue::numeric) AS revenue,
        round(aov::numeric, 2) AS aov, round(ctr_p_value::numeric, 4) AS ctr_p, round(srm_p_value::numeric, 4) AS srm_p, verdict
 FROM reco.experiment_results('bench-10m');
 SQL
 cat "$out/experiment_results.log"
 grep -E 'log written|experiment_results, run' "$out/experiment_results.log" | sed 's/^ *//' | tee -a "$summary"
+sed -n '/QUERY PLAN/,/Execution Time/p' "$out/experiment_results.log" | tee -a "$summary"

@@ -385,12 +385,44 @@ mod tests {
         // The same answer when recomputed.
         let all = "SELECT string_agg(r::text, E'\\n') FROM reco.experiment_results('planted') r";
         assert_eq!(one_text(all), one_text(all));
+        // The plan is the public sample-size function's.
+        assert_eq!(
+            result("required_users_per_arm", "A"),
+            one_text("SELECT reco.sample_size_per_arm(0.1, 0.3)::text")
+        );
+        assert_eq!(one_i64("SELECT reco.sample_size_per_arm(0.1, 0.2)"), 3841);
+        assert!(try_sql("SELECT reco.sample_size_per_arm(0.1, 0)").starts_with("22023"));
+        assert!(try_sql("SELECT reco.sample_size_per_arm(NULL, 0.1)").starts_with("22004"));
         // Planned for a 10% lift (14,750 per arm), the same data is underpowered.
         Spi::run(
             "UPDATE reco.experiments SET minimum_detectable_effect = 0.1 WHERE name = 'planted'",
         )
         .unwrap();
         assert_eq!(result("verdict", "B").as_deref(), Some("underpowered"));
+        // The per-request totals the results read match the events, also after a delete.
+        let totals = "SELECT (SELECT count(*) FROM reco.events)::text || '/' || \
+                      (SELECT sum(clicks + cart_adds + orders) FROM reco.request_totals)::text || '/' || \
+                      (SELECT coalesce(sum(order_value), 0) FROM reco.events)::text || '/' || \
+                      (SELECT sum(revenue) FROM reco.request_totals)::text";
+        let parts: Vec<String> = one_text(totals)
+            .unwrap()
+            .split('/')
+            .map(str::to_string)
+            .collect();
+        assert_eq!((&parts[0], &parts[2]), (&parts[1], &parts[3]), "{parts:?}");
+        Spi::run("DELETE FROM reco.events WHERE event_id % 7 = 0").unwrap();
+        let parts: Vec<String> = one_text(totals)
+            .unwrap()
+            .split('/')
+            .map(str::to_string)
+            .collect();
+        assert_eq!(
+            (&parts[0], &parts[2]),
+            (&parts[1], &parts[3]),
+            "after a delete: {parts:?}"
+        );
+        Spi::run("TRUNCATE reco.events").unwrap();
+        assert_eq!(one_i64("SELECT count(*) FROM reco.request_totals"), 0);
     }
 
     #[pg_test]
