@@ -74,6 +74,11 @@ extension_sql_file!(
         sample_size_per_arm
     ]
 );
+extension_sql_file!(
+    "../sql/reco--0.3.0--0.4.0.sql",
+    name = "v0_4_0",
+    requires = ["v0_3_0"]
+);
 
 #[allow(non_snake_case)]
 #[pg_guard]

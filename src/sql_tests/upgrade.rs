@@ -133,6 +133,11 @@ mod tests {
     }
 
     #[pg_test]
+    fn update_from_0_3_0_keeps_every_row_and_answer() {
+        update_keeps_every_row_and_answer("0.3.0");
+    }
+
+    #[pg_test]
     fn an_updated_0_1_0_has_the_objects_of_a_new_installation() {
         updated_has_the_objects_of_a_new_one("0.1.0");
     }
@@ -140,5 +145,10 @@ mod tests {
     #[pg_test]
     fn an_updated_0_2_0_has_the_objects_of_a_new_installation() {
         updated_has_the_objects_of_a_new_one("0.2.0");
+    }
+
+    #[pg_test]
+    fn an_updated_0_3_0_has_the_objects_of_a_new_installation() {
+        updated_has_the_objects_of_a_new_one("0.3.0");
     }
 }

@@ -18,10 +18,17 @@
 //! * [`rng`] — small seeded PRNG (xoshiro256**) with a Gaussian sampler.
 //! * [`experiment_stats`] — A/B-test statistics (Welch, two-proportion and delta-method tests,
 //!   SRM check, sample size, verdict) and the stable user → bucket → arm assignment hash.
+//! * [`lifecycle`] — model versions: pruning with protected versions, the quality guard, and the
+//!   comparison of two versions' lists (Jaccard, coverage, concentration, Gini).
+//! * [`drift`] — PSI and Jensen–Shannon divergence between a baseline and a current window.
+//! * [`serving_stats`] — serving counters and the log-spaced latency histogram kept in shared
+//!   memory.
 
 pub mod catalog;
+pub mod drift;
 pub mod experiment_stats;
 pub mod itemknn;
+pub mod lifecycle;
 mod linalg;
 pub mod matrix;
 pub mod metrics;
@@ -31,6 +38,7 @@ pub mod rng;
 pub mod scoring;
 pub mod segments;
 pub mod serving;
+pub mod serving_stats;
 pub mod svd;
 pub mod tfidf;
 pub mod topk;
