@@ -58,8 +58,8 @@ web_psql() {
   sudo -u postgres "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGHOST_WEB" -p "$PGPORT_WEB" -d "$db" "$@"
 }
 
-# Creates the database with reco and the small shop of data/, a refreshed model, the dashboard
-# functions (from crates/reco-web/sql/dashboard.sql while the extension does not carry them) and
+# Creates the database with reco and the small shop of data/ (no model yet), the dashboard
+# functions (reco.grant_dashboard() and what it grants) and
 # the least-privilege role reco_web that reco-web connects as.
 web_load_shop() {
   local root=$1 db=$2
@@ -68,9 +68,11 @@ web_load_shop() {
   cp "$root"/data/*.csv "$WEB_DIR/data/"
   chown -R postgres "$WEB_DIR/data"
   web_psql "$db" -c "CREATE EXTENSION reco" -c "SELECT reco.load_csv('$WEB_DIR/data')" >/dev/null
+  # A build from before the dashboard block of sql/reco--0.3.0--0.4.0.sql: run that block alone
+  # (plain SQL), so the same functions exist, outside the extension.
   if [ "$(web_psql "$db" -At -c "SELECT to_regproc('reco.grant_dashboard') IS NULL")" = t ]; then
-    echo "web: this reco has no dashboard functions yet: running crates/reco-web/sql/dashboard.sql"
-    web_psql "$db" -f - < "$root/crates/reco-web/sql/dashboard.sql"
+    echo "web: this reco build has no dashboard functions: running the web dashboard block of sql/reco--0.3.0--0.4.0.sql"
+    sed -n '/^-- >>> web dashboard (#15)/,/^-- <<< web dashboard (#15)/p' "$root/sql/reco--0.3.0--0.4.0.sql" | web_psql "$db" -f -
   fi
   web_psql "$db" -c "CREATE ROLE reco_web LOGIN" -c "SELECT reco.grant_dashboard('reco_web')" >/dev/null
 }

@@ -4,6 +4,7 @@
 use crate::db::{self, opt};
 use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -293,24 +294,57 @@ pub struct ModelVersion {
     seconds: Value,
 }
 
-/// The latest stored reco.evaluate() metrics of a model version and method.
+/// Quality of a model version: refresh()'s held-out measure (source "refresh") or the latest
+/// stored reco.evaluate() of a method (source "evaluate").
 #[derive(Serialize, ToSchema)]
 pub struct ModelQuality {
     model_id: i64,
-    evaluated_at: String,
+    measured_at: String,
+    /// refresh or evaluate
+    source: String,
+    /// hybrid, cf, itemknn, content, popularity
     method: String,
     k: i32,
-    ndcg_at_k: f64,
-    precision_at_k: f64,
-    recall_at_k: f64,
-    hit_rate_at_k: f64,
-    coverage_at_k: f64,
+    ndcg_at_k: Option<f64>,
+    recall_at_k: Option<f64>,
+    hit_rate_at_k: Option<f64>,
+    coverage_at_k: Option<f64>,
     users: i32,
+}
+
+/// A change of the active version (reco.model_activations), newest first.
+#[derive(Serialize, ToSchema)]
+pub struct Activation {
+    activation_id: i64,
+    at: String,
+    from_model_id: Option<i64>,
+    to_model_id: i64,
+    /// activated or kept_candidate
+    decision: String,
+    /// manual, scheduled or automatic
+    how: String,
+    by_role: String,
+    reason: Option<String>,
+}
+
+/// Drift refresh() measured against the version active before (reco.model_drift).
+#[derive(Serialize, ToSchema)]
+pub struct Drift {
+    model_id: i64,
+    baseline_model_id: i64,
+    /// shoe_popularity, action_mix, user_activity, new_users, new_shoes
+    feature: String,
+    psi: Option<f64>,
+    js_divergence: Option<f64>,
+    /// stable, moderate or significant
+    band: Option<String>,
+    baseline_total: f64,
+    current_total: f64,
 }
 
 #[derive(Deserialize, ToSchema, Default)]
 pub struct ActivateRequest {
-    /// Why (kept in the model's history by reco.activate()).
+    /// Why (kept in reco.model_activations).
     reason: Option<String>,
 }
 
@@ -327,7 +361,8 @@ pub struct Health {
 pub struct ServingMetrics {
     /// Counters of this reco-web process since it started.
     http: Value,
-    /// Rows of reco.serving_stats, or null when the database's reco has no such view yet.
+    /// This database's rows of reco.serving_stats (empty counters unless reco is in
+    /// shared_preload_libraries), or null when the database's reco has no such view.
     database: Value,
     database_note: Option<String>,
 }
@@ -405,6 +440,15 @@ fn body(b: Result<Json<Value>, JsonRejection>) -> Result<Value, ApiError> {
         )
         .with_hint("Send Content-Type: application/json and a JSON object.")),
     }
+}
+
+/// A body that may be left out (empty = the defaults), else a JSON object of that shape.
+fn optional_body<T: serde::de::DeserializeOwned + Default>(b: &Bytes) -> Result<T, ApiError> {
+    if b.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(b)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
 }
 
 /// Recommendations for a user (reco.recommend()).
@@ -621,15 +665,30 @@ pub async fn models(State(st): State<AppState>) -> ApiResult {
     db::json(&st.pool, crate::sql::MODELS, &[]).await.map(Json)
 }
 
-/// Offline quality per model version (the latest reco.evaluate() of each version and method).
-#[utoipa::path(get, path = "/api/models/history", tag = "models", responses((status = 200, body = [ModelQuality])))]
+/// Every change of the active model version, newest first (reco.model_activations).
+#[utoipa::path(get, path = "/api/models/history", tag = "models", responses((status = 200, body = [Activation])))]
 pub async fn model_history(State(st): State<AppState>) -> ApiResult {
+    db::json(&st.pool, crate::sql::ACTIVATIONS, &[])
+        .await
+        .map(Json)
+}
+
+/// Quality per model version: refresh()'s held-out nDCG@10 and stored reco.evaluate() runs.
+#[utoipa::path(get, path = "/api/models/quality", tag = "models", responses((status = 200, body = [ModelQuality])))]
+pub async fn model_quality(State(st): State<AppState>) -> ApiResult {
     db::json(&st.pool, crate::sql::MODEL_QUALITY, &[])
         .await
         .map(Json)
 }
 
-/// Builds a new model version (reco.refresh(), run as the owner through reco.dashboard_refresh()).
+/// Drift per model version against the version active before it (reco.model_drift).
+#[utoipa::path(get, path = "/api/models/drift", tag = "models", responses((status = 200, body = [Drift])))]
+pub async fn model_drift(State(st): State<AppState>) -> ApiResult {
+    db::json(&st.pool, crate::sql::DRIFT, &[]).await.map(Json)
+}
+
+/// Builds a new model version (reco.refresh() with its defaults, as the owner, through
+/// reco.dashboard_refresh()): it is activated unless refresh()'s quality guard keeps it a candidate.
 #[utoipa::path(post, path = "/api/models/refresh", tag = "models", security(("bearer" = [])),
     responses((status = 200, description = "refresh()'s row", body = Object), (status = 401, body = ErrorBody),
               (status = 404, description = "No interactions (P0002)", body = ErrorBody),
@@ -638,28 +697,30 @@ pub async fn refresh(State(st): State<AppState>) -> ApiResult {
     db::json(&st.pool, crate::sql::REFRESH, &[]).await.map(Json)
 }
 
-/// Makes a kept version the active one (reco.activate(model_id, reason): reco 0.4.0; 501 before).
+/// Serves a kept version (reco.activate(model_id, reason), as the owner).
 #[utoipa::path(post, path = "/api/models/{model_id}/activate", tag = "models", security(("bearer" = [])),
     params(("model_id" = i64, Path, description = "The version")), request_body = ActivateRequest,
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 501, description = "This database's reco has no reco.activate() yet", body = ErrorBody)))]
+    responses((status = 200, description = "model_id and previous_model_id", body = Object), (status = 401, body = ErrorBody),
+              (status = 404, description = "Unknown version (P0002)", body = ErrorBody),
+              (status = 409, description = "Already active (55000)", body = ErrorBody)))]
 pub async fn activate(
     State(st): State<AppState>,
     Path(model_id): Path<String>,
-    b: Option<Json<ActivateRequest>>,
+    b: Bytes,
 ) -> ApiResult {
-    let reason = b.map(|Json(r)| r).unwrap_or_default().reason;
+    let reason = optional_body::<ActivateRequest>(&b)?.reason;
     db::json(&st.pool, crate::sql::ACTIVATE, &[&model_id, &reason])
         .await
         .map(Json)
 }
 
-/// Goes back to the previously active version (reco.rollback(): reco 0.4.0; 501 before).
-#[utoipa::path(post, path = "/api/models/rollback", tag = "models", security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 501, description = "This database's reco has no reco.rollback() yet", body = ErrorBody)))]
-pub async fn rollback(State(st): State<AppState>) -> ApiResult {
-    db::json(&st.pool, crate::sql::ROLLBACK, &[])
+/// Goes back to the version active before the active one (reco.rollback(reason), as the owner).
+#[utoipa::path(post, path = "/api/models/rollback", tag = "models", security(("bearer" = [])), request_body = ActivateRequest,
+    responses((status = 200, description = "model_id now active", body = Object), (status = 401, body = ErrorBody),
+              (status = 409, description = "No previous version (55000)", body = ErrorBody)))]
+pub async fn rollback(State(st): State<AppState>, b: Bytes) -> ApiResult {
+    let reason = optional_body::<ActivateRequest>(&b)?.reason;
+    db::json(&st.pool, crate::sql::ROLLBACK, &[&reason])
         .await
         .map(Json)
 }
@@ -686,7 +747,7 @@ pub async fn health(State(st): State<AppState>) -> Response {
                         "uptime_seconds": uptime, "database": db}))).into_response()
 }
 
-/// Serving metrics: this process's request counters and reco.serving_stats (reco 0.4.0).
+/// Serving metrics: this process's request counters and this database's rows of reco.serving_stats.
 #[utoipa::path(get, path = "/api/metrics/serving", tag = "operations", responses((status = 200, body = ServingMetrics)))]
 pub async fn serving_metrics(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
     let m = &st.metrics;
@@ -715,7 +776,8 @@ pub async fn serving_metrics(State(st): State<AppState>) -> Result<Json<Value>, 
     info(title = "reco HTTP API", description = "JSON over reco's SQL functions (crates/reco-web). Errors: a JSON ErrorBody; SQLSTATE 22xxx -> 400, P0002 -> 404, 42501 -> 403, 53200 -> 503, 23505/55000 -> 409, others 500. Write endpoints need `Authorization: Bearer <RECO_WEB_TOKEN>`; reads are rate limited per client IP."),
     paths(recommendations, similar, services, users, user, shoe, serve, events, ratings, experiments,
           create_experiment, start_experiment, pause_experiment, stop_experiment, experiment_results,
-          experiment_timeline, models, model_history, refresh, activate, rollback, health, serving_metrics),
+          experiment_timeline, models, model_history, model_quality, model_drift, refresh, activate, rollback, health,
+          serving_metrics),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth)
 )]

@@ -136,6 +136,8 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         )
         .route("/api/models", get(api::models))
         .route("/api/models/history", get(api::model_history))
+        .route("/api/models/quality", get(api::model_quality))
+        .route("/api/models/drift", get(api::model_drift))
         .route("/api/metrics/serving", get(api::serving_metrics));
     let reads = if let Some(period_ns) = 1_000_000_000u64.checked_div(limits.read_rate) {
         // Period between two replenished requests, per client IP (the peer address: put a

@@ -526,35 +526,38 @@ async fn models(State(st): State<AppState>) -> Response {
         Ok(v) => v,
         Err(e) => return error_page(e),
     };
-    let caps = match db::json(&st.pool, CAPABILITIES, &[]).await {
+    let log = match db::json(&st.pool, crate::sql::ACTIVATIONS, &[]).await {
         Ok(v) => v,
         Err(e) => return error_page(e),
     };
-    let mut by_method: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    let drift = match db::json(&st.pool, crate::sql::DRIFT, &[]).await {
+        Ok(v) => v,
+        Err(e) => return error_page(e),
+    };
+    // One line per way of measuring: refresh()'s held-out nDCG@10 of the hybrid, and each
+    // method of the stored reco.evaluate() runs.
+    let mut by_series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     let mut ids: Vec<i64> = Vec::new();
     for q in arr(&quality) {
         if let (Some(id), Some(v)) = (q["model_id"].as_i64(), q["ndcg_at_k"].as_f64()) {
-            by_method
-                .entry(t(&q["method"]))
-                .or_default()
-                .push((id as f64, v));
+            let name = if q["source"] == "refresh" {
+                "refresh held-out (hybrid)".to_string()
+            } else {
+                format!("evaluate(): {}", t(&q["method"]))
+            };
+            by_series.entry(name).or_default().push((id as f64, v));
             if !ids.contains(&id) {
                 ids.push(id);
             }
         }
     }
     ids.sort();
-    let k = arr(&quality)
-        .first()
-        .map(|q| t(&q["k"]))
-        .unwrap_or_default();
-    let y_title = format!("nDCG@{k} on the held-out split (0-1)");
     let chart = LineChart {
         id: "quality-chart",
         title: "Offline quality per model version",
         x_title: "Model version (model_id)",
-        y_title: &y_title,
-        series: by_method
+        y_title: "nDCG@10 on held-out interactions (0-1)",
+        series: by_series
             .into_iter()
             .map(|(name, points)| Series { name, points })
             .collect(),
@@ -562,58 +565,74 @@ async fn models(State(st): State<AppState>) -> Response {
         y_format: charts::plain3,
     }
     .render();
-    let lifecycle = caps["activate"].as_bool() == Some(true);
-    let can_rollback = caps["rollback"].as_bool() == Some(true);
+    let latest_drift = arr(&drift)
+        .first()
+        .map(|d| d["model_id"].clone())
+        .unwrap_or(Value::Null);
     page(
         "Models",
         html! {
             h1 { "Model versions" }
             table id="models" {
-                tr { th { "version" } th { "built (UTC)" } th { "status" } th { "users" } th { "shoes" } th { "interactions" } th { "factors" } th { "energy" } th { "read / SVD / write s" }
-                     @if lifecycle { th { "admin" } } }
+                tr { th { "version" } th { "built (UTC)" } th { "status" } th { "pinned" } th { "users" } th { "shoes" } th { "interactions" }
+                     th { "factors" } th { "energy" } th { "read / SVD / write s" } th { "admin" } }
                 @for m in arr(&versions) {
                     tr {
                         td.num { (t(&m["model_id"])) } td { (ts(&m["created_at"])) } td { (t(&m["status"])) }
+                        td { @if m["pinned"].as_bool() == Some(true) { "yes" } }
                         td.num { (t(&m["users"])) } td.num { (t(&m["shoes"])) } td.num { (t(&m["interactions"])) }
                         td.num { (t(&m["factors"])) } td.num { (num(&m["energy"], 3)) }
                         td.num { (num(&m["seconds"]["read"], 2)) " / " (num(&m["seconds"]["svd"], 2)) " / " (num(&m["seconds"]["write"], 2)) }
-                        @if lifecycle {
-                            td { @if m["status"].as_str() != Some("active") {
-                                form.inline method="post" action={"/models/" (t(&m["model_id"])) "/activate"} {
-                                    input name="token" type="password" placeholder="admin token" required;
-                                    input name="reason" type="text" placeholder="reason";
-                                    button type="submit" { "Activate" }
-                                }
-                            } }
-                        }
+                        td { @if m["status"].as_str() != Some("active") {
+                            form.inline method="post" action={"/models/" (t(&m["model_id"])) "/activate"} {
+                                input name="token" type="password" placeholder="admin token" required;
+                                " " input name="reason" type="text" placeholder="reason";
+                                " " button type="submit" { "Activate" }
+                            }
+                        } }
                     }
                 }
             }
-            h2 { "Quality history" }
-            @if arr(&quality).is_empty() { p { "No stored evaluation yet: run " code { "SELECT * FROM reco.evaluate()" } " after a refresh to add a point per version." } }
-            figure { (PreEscaped(chart)) figcaption.note { "The latest reco.evaluate() of each version and method (stored in reco.evaluations with the model that was active)." } }
             h2 { "Admin" }
             form method="post" action="/models/refresh" {
                 input name="token" type="password" placeholder="admin token" required;
-                " " button type="submit" { "Refresh now (new version)" }
+                " " button type="submit" { "Refresh now (build a new version)" }
             }
-            @if can_rollback {
-                form method="post" action="/models/rollback" {
-                    input name="token" type="password" placeholder="admin token" required;
-                    " " button type="submit" { "Roll back to the previous version" }
+            form method="post" action="/models/rollback" {
+                input name="token" type="password" placeholder="admin token" required;
+                " " input name="reason" type="text" placeholder="reason";
+                " " button type="submit" { "Roll back to the previous version" }
+            }
+            p.note { "The token is the RECO_WEB_TOKEN reco-web was started with." }
+            h2 { "Quality history" }
+            @if arr(&quality).is_empty() { p { "No quality measured yet: refresh() measures each version it builds; " code { "SELECT * FROM reco.evaluate()" } " adds a point per method." } }
+            figure { (PreEscaped(chart)) figcaption.note { "refresh()'s held-out measure of each version it built (reco.model_quality) and the latest reco.evaluate() of each version and method (reco.evaluations)." } }
+            h2 { "Drift" }
+            @if arr(&drift).is_empty() { p { "No drift measured yet (refresh() measures it against the version active before it)." } }
+            @else {
+                p { "Measured by the refresh that built version " (t(&latest_drift)) ", against the data the version before it was trained on." }
+                table id="drift" {
+                    tr { th { "feature" } th { "PSI" } th { "JS divergence" } th { "band" } th { "baseline" } th { "since" } }
+                    @for d in arr(&drift).iter().filter(|d| d["model_id"] == latest_drift) {
+                        tr { td { (t(&d["feature"])) } td.num { (num(&d["psi"], 3)) } td.num { (num(&d["js_divergence"], 3)) }
+                             td { (t(&d["band"])) } td.num { (num(&d["baseline_total"], 0)) } td.num { (num(&d["current_total"], 3)) } }
+                    }
                 }
             }
-            @if !lifecycle || !can_rollback {
-                p.note { "Activating a kept version and rolling back need reco.activate() and reco.rollback() (reco 0.4.0), which this database does not have; drift is not shown for the same reason." }
+            h2 { "Activation log" }
+            @if arr(&log).is_empty() { p { "No activation logged yet." } }
+            @else {
+                table id="activations" {
+                    tr { th { "when (UTC)" } th { "from" } th { "to" } th { "decision" } th { "how" } th { "by" } th { "reason" } }
+                    @for a in arr(&log) {
+                        tr { td { (ts(&a["at"])) } td.num { (t(&a["from_model_id"])) } td.num { (t(&a["to_model_id"])) }
+                             td { (t(&a["decision"])) } td { (t(&a["how"])) } td { (t(&a["by_role"])) } td { (t(&a["reason"])) } }
+                    }
+                }
             }
         },
     )
 }
-
-/// Which lifecycle functions this database's reco has (pg_catalog is readable by every role).
-const CAPABILITIES: &str = "SELECT jsonb_build_object(
-    'activate', to_regproc('reco.activate') IS NOT NULL,
-    'rollback', to_regproc('reco.rollback') IS NOT NULL)";
 
 #[derive(Deserialize)]
 struct AdminForm {
@@ -652,7 +671,8 @@ async fn refresh(State(st): State<AppState>, Form(f): Form<AdminForm>) -> Respon
 }
 
 async fn rollback(State(st): State<AppState>, Form(f): Form<AdminForm>) -> Response {
-    admin(st, f, crate::sql::ROLLBACK, &[]).await
+    let reason = f.reason.clone().filter(|r| !r.trim().is_empty());
+    admin(st, f, crate::sql::ROLLBACK, &[&reason]).await
 }
 
 async fn activate(

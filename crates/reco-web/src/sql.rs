@@ -56,10 +56,6 @@ FROM reco.dashboard_users($1::text, coalesce($2::text::integer, 50)) u";
 
 pub const SHOE: &str = "SELECT to_jsonb(s) FROM reco.shoe_details($1::text::bigint) s";
 
-pub const SHOE_SUMMARIES: &str = "
-SELECT coalesce(jsonb_object_agg(s.shoe_id::text, to_jsonb(s)), '{}'::jsonb)
-FROM reco.shoe_summaries($1::bigint[]) s";
-
 /// serve(): one impression, its request id and arm, the list with names.
 pub const SERVE: &str = "
 WITH b AS (SELECT $1::jsonb AS j),
@@ -119,15 +115,19 @@ pub const MODELS: &str =
     "SELECT coalesce(jsonb_agg(to_jsonb(m)), '[]'::jsonb) FROM reco.model_versions() m";
 
 pub const MODEL_QUALITY: &str =
-    "SELECT coalesce(jsonb_agg(to_jsonb(q)), '[]'::jsonb) FROM reco.model_quality() q";
+    "SELECT coalesce(jsonb_agg(to_jsonb(q)), '[]'::jsonb) FROM reco.model_quality_history() q";
 
+pub const ACTIVATIONS: &str =
+    "SELECT coalesce(jsonb_agg(to_jsonb(a)), '[]'::jsonb) FROM reco.model_activation_log() a";
+
+pub const DRIFT: &str =
+    "SELECT coalesce(jsonb_agg(to_jsonb(d)), '[]'::jsonb) FROM reco.model_drift_history() d";
+
+/// refresh(), activate(), rollback() are the owner's: reco-web calls them through the
+/// dashboard's SECURITY DEFINER wrappers (sql/reco--0.3.0--0.4.0.sql, "web dashboard").
 pub const REFRESH: &str = "SELECT reco.dashboard_refresh()";
-
-/// The model lifecycle functions of reco 0.4.0 (issue: reco.activate(model_id, reason),
-/// reco.rollback()); until the database has them, PostgreSQL says 42883 and the API 501.
-pub const ACTIVATE: &str =
-    "SELECT to_jsonb(x) FROM (SELECT reco.activate($1::text::bigint, $2::text) AS activated) x";
-pub const ROLLBACK: &str = "SELECT to_jsonb(x) FROM (SELECT reco.rollback() AS rolled_back) x";
+pub const ACTIVATE: &str = "SELECT reco.dashboard_activate($1::text::bigint, $2::text)";
+pub const ROLLBACK: &str = "SELECT reco.dashboard_rollback($1::text)";
 
 pub const HEALTH: &str = "SELECT reco.dashboard_health()";
 
