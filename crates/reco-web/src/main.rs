@@ -45,10 +45,7 @@ fn parse() -> Result<Args, String> {
             "--read-rate" => a.rate = val()?.parse().map_err(|e| format!("--read-rate: {e}"))?,
             "--read-burst" => a.burst = val()?.parse().map_err(|e| format!("--read-burst: {e}"))?,
             "--endpoints" => {
-                println!("| method | path | what |\n|---|---|---|");
-                for (m, p, s) in reco_web::api::endpoints() {
-                    println!("| {m} | `{p}` | {s} |");
-                }
+                print!("{}", reco_web::api::endpoints_markdown());
                 std::process::exit(0);
             }
             "-h" | "--help" => {
