@@ -369,7 +369,7 @@ pub struct ServingMetrics {
 
 // ---------------------------------------------------------------- parameters
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Deserialize, IntoParams, Default)]
 pub struct RecoParams {
     /// Number of shoes, 1..10000 (default 10).
     #[param(value_type = Option<i32>)]
@@ -462,8 +462,17 @@ pub async fn recommendations(
     State(st): State<AppState>,
     Path(user_id): Path<String>,
     Query(q): Query<RecoParams>,
-) -> ApiResult {
-    db::json(
+) -> Result<Json<Vec<Recommendation>>, ApiError> {
+    recommend(&st, &user_id, &q).await.map(Json)
+}
+
+/// recommend() for the API and the user page.
+pub async fn recommend(
+    st: &AppState,
+    user_id: &str,
+    q: &RecoParams,
+) -> Result<Vec<Recommendation>, ApiError> {
+    let rows = db::rows(
         &st.pool,
         crate::sql::RECOMMEND,
         &[
@@ -475,8 +484,24 @@ pub async fn recommendations(
             &opt(&q.max_price),
         ],
     )
-    .await
-    .map(Json)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Recommendation {
+                rank: r.try_get(0)?,
+                shoe_id: r.try_get(1)?,
+                name: r.try_get(2)?,
+                brand: r.try_get(3)?,
+                r#type: r.try_get(4)?,
+                price: r.try_get(5)?,
+                score: r.try_get(6)?,
+                cf_score: r.try_get(7)?,
+                content_score: r.try_get(8)?,
+                reason: r.try_get(9)?,
+            })
+        })
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(ApiError::from)
 }
 
 /// Look-alikes of a shoe (reco.similar()).

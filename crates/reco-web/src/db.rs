@@ -76,6 +76,17 @@ pub async fn json(
     Ok(row.try_get::<_, Option<Value>>(0)?.unwrap_or(Value::Null))
 }
 
+/// Runs a statement and returns its rows (for the endpoint whose JSON reco-web builds itself).
+pub async fn rows(
+    pool: &Pool,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<tokio_postgres::Row>, ApiError> {
+    let client = pool.get().await?;
+    let stmt = client.prepare_cached(sql).await?;
+    Ok(client.query(&stmt, params).await?)
+}
+
 /// Empty query parameters (`brand=` from a form) mean "not given".
 pub fn opt(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|v| !v.is_empty())

@@ -216,21 +216,8 @@ async fn user(
         Ok(v) => v,
         Err(e) => return error_page(e),
     };
-    let recs = match db::json(
-        &st.pool,
-        crate::sql::RECOMMEND,
-        &[
-            &user_id,
-            &None::<&str>,
-            &None::<&str>,
-            &None::<&str>,
-            &None::<&str>,
-            &None::<&str>,
-        ],
-    )
-    .await
-    {
-        Ok(v) => v,
+    let recs = match crate::api::recommend(&st, &user_id, &Default::default()).await {
+        Ok(v) => serde_json::to_value(v).unwrap_or(Value::Null),
         Err(e) => return error_page(e),
     };
     let due = match db::json(

@@ -56,6 +56,23 @@ impl Browser {
         r.json()["value"].clone()
     }
 
+    /// Waits until the current URL satisfies `ok` (a click starts a navigation that chromedriver
+    /// does not always wait for).
+    fn wait_url(&self, ok: impl Fn(&str) -> bool) -> String {
+        let t0 = std::time::Instant::now();
+        loop {
+            let u = self.url();
+            if ok(&u) {
+                return u;
+            }
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(10),
+                "still on {u}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     fn goto(&self, url: &str) {
         self.cmd("POST", "/url", Some(json!({"url": url})));
     }
@@ -146,9 +163,9 @@ fn dashboard_in_headless_chromium() {
     let q = b.find("#user-search input[name=q]");
     b.type_text(&q, "7");
     b.click(&b.find("#user-search button[type=submit]"));
-    assert!(b.url().contains("/users?q=7"), "{}", b.url());
+    b.wait_url(|u| u.contains("/users?q=7"));
     b.click(&b.find("#users a[href='/users/7']"));
-    assert!(b.url().ends_with("/users/7"), "{}", b.url());
+    b.wait_url(|u| u.ends_with("/users/7"));
 
     // Ten recommendations, each with a reason.
     let rows = b.find_all("#recommendations tr.rec");
@@ -169,7 +186,7 @@ fn dashboard_in_headless_chromium() {
     let href = b.attr(&link, "href");
     let name = b.text(&link);
     b.click(&link);
-    assert!(b.url().ends_with(&href), "{} vs {href}", b.url());
+    b.wait_url(|u| u.ends_with(&href));
     assert_eq!(b.text(&b.find("h1")), name);
     let similar = b.find_all("#similar tr.similar");
     assert_eq!(similar.len(), 10, "similar rows");
@@ -180,6 +197,7 @@ fn dashboard_in_headless_chromium() {
     let exp = std::env::var("RECO_WEB_EXPERIMENT").unwrap_or_else(|_| "web-test".into());
     b.screenshot("experiments");
     b.click(&b.find(&format!("#experiments a[href='/experiments/{exp}']")));
+    b.wait_url(|u| u.ends_with(&format!("/experiments/{exp}")));
     let chart = b.find("svg#timeline-chart");
     assert!(
         b.text(&b.find("svg#timeline-chart title"))
