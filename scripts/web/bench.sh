@@ -92,8 +92,9 @@ pgb sql_http_statement "$RES/recommend_http.sql" reco_web
 echo "uptime before wrk: $(uptime)" | tee -a "$SUM"
 RECO_MAX_UID="$MAX_UID" wrk -t 2 -c 2 -d "${WARMUP}s" -s scripts/web/users.lua "$URL" > "$RES/wrk_warmup.txt"
 RECO_MAX_UID="$MAX_UID" wrk -t 2 -c 2 -d "${SECS}s" --latency -s scripts/web/users.lua "$URL" | tee "$RES/wrk.txt"
+NON2XX=$(awk '/Non-2xx/ {print $NF}' "$RES/wrk.txt")
 {
-  echo "wrk GET /api/recommendations/{uid}: $(awk '/Requests\/sec/ {print $2}' "$RES/wrk.txt") req/s, latency p50 $(awk '$1 == "50%" {print $2}' "$RES/wrk.txt"), p90 $(awk '$1 == "90%" {print $2}' "$RES/wrk.txt"), p99 $(awk '$1 == "99%" {print $2}' "$RES/wrk.txt"); non-2xx: $(awk '/Non-2xx/ {print $4}' "$RES/wrk.txt")"
+  echo "wrk GET /api/recommendations/{uid}: $(awk '/Requests\/sec/ {print $2}' "$RES/wrk.txt") req/s, latency p50 $(awk '$1 == "50%" {print $2}' "$RES/wrk.txt"), p90 $(awk '$1 == "90%" {print $2}' "$RES/wrk.txt"), p99 $(awk '$1 == "99%" {print $2}' "$RES/wrk.txt"); non-2xx responses: ${NON2XX:-0}"
   echo "uptime at the end: $(uptime)"
   echo "results: $RES"
 } | tee -a "$SUM"
