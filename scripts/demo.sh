@@ -53,7 +53,7 @@ done
 echo "== starting a throwaway cluster in $DEMO_DIR on 127.0.0.1:$PORT =="
 sudo -u postgres "$PG_BIN/initdb" -D "$DEMO_DIR/pgdata" -A trust -U postgres >/dev/null
 sudo -u postgres "$PG_BIN/pg_ctl" -D "$DEMO_DIR/pgdata" -l "$DEMO_DIR/server.log" -w \
-  -o "-p $PORT -c listen_addresses=127.0.0.1 -k $DEMO_DIR -c shared_preload_libraries=pg_cron -c cron.database_name=$DB" start
+  -o "-p $PORT -c listen_addresses=127.0.0.1 -k $DEMO_DIR -c shared_preload_libraries=pg_cron,reco -c cron.database_name=$DB" start
 PSQL=(sudo -u postgres psql -X -h "$DEMO_DIR" -p "$PORT" -v ON_ERROR_STOP=1)
 "${PSQL[@]}" -d postgres -qc "CREATE DATABASE $DB"
 

@@ -34,6 +34,13 @@ PGDATA_DIR=/tmp/reco-pgrx-test-pgdata
 rm -rf "$PGDATA_DIR" && mkdir -p "$PGDATA_DIR" && chown postgres "$PGDATA_DIR"
 cargo pgrx test pg15 --runas postgres --pgdata "$PGDATA_DIR" 2>&1 | tee -a "$LOG"
 
+echo "== SQL tests with shared_preload_libraries = 'pg_cron,reco': the lifecycle module =="
+# Serving statistics and refresh progress live in shared memory, which exists only when reco is
+# preloaded; the run above is without it (as in a database that loads reco per session, and the
+# settings tests need that), so the lifecycle tests run again in a preloaded cluster.
+rm -rf "$PGDATA_DIR" && mkdir -p "$PGDATA_DIR" && chown postgres "$PGDATA_DIR"
+RECO_TEST_PRELOAD=1 cargo pgrx test pg15 --runas postgres --pgdata "$PGDATA_DIR" lifecycle 2>&1 | tee -a "$LOG"
+
 echo "== hot standby: scripts/standby/run.sh check =="
 # A primary and a pg_basebackup -R standby on loopback ports, serving the build cargo pgrx test
 # just made (target/debug/reco-pg15, from a private copy of the PostgreSQL tree): pgbench on the

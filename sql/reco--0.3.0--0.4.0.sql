@@ -129,7 +129,7 @@ BEGIN
             USING ERRCODE = 'no_data_found',
                   HINT = 'It was deleted by hand (pruning keeps it). reco.activate(model_id) serves any version of reco.models.';
     END IF;
-    PERFORM reco.switch_active_model(target, 'manual', pg_catalog.coalesce(reason, 'rollback'));
+    PERFORM reco.switch_active_model(target, 'manual', coalesce(reason, 'rollback'));
     RETURN target;
 END
 $fn$;
@@ -202,6 +202,7 @@ COMMENT ON COLUMN reco.model_quality.seconds IS 'Seconds the measurement took (r
 -- ================================================================ 4. Drift and data checks
 CREATE TABLE reco.model_drift (
     model_id          bigint NOT NULL,
+    measured_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
     baseline_model_id bigint NOT NULL,
     feature           text NOT NULL,
     psi               double precision,
@@ -214,8 +215,9 @@ CREATE TABLE reco.model_drift (
 SELECT pg_catalog.pg_extension_config_dump('reco.model_drift', '');
 COMMENT ON TABLE reco.model_drift IS 'Drift measured by refresh(): the training window of the version active before it (interactions up to that version''s last_interaction_id) against the data since (later interactions). README "Drift".';
 COMMENT ON COLUMN reco.model_drift.model_id IS 'The version whose refresh measured it.';
+COMMENT ON COLUMN reco.model_drift.measured_at IS 'When the refresh ran.';
 COMMENT ON COLUMN reco.model_drift.baseline_model_id IS 'The version active at that refresh, whose training window is the baseline.';
-COMMENT ON COLUMN reco.model_drift.feature IS 'shoe_popularity (interactions per decile of shoes by baseline popularity, plus shoes unseen in the baseline), action_mix (interactions per action), user_activity (users per log2 bin of their interactions in the window), new_users and new_shoes (share of the window''s users or shoes absent from the baseline: psi NULL, js_divergence NULL, the share in current_total).';
+COMMENT ON COLUMN reco.model_drift.feature IS 'shoe_popularity (interactions per decile of shoes ranked by their interactions in both windows together), action_mix (interactions per action), user_activity (users per log2 bin of their interactions in the window), new_users and new_shoes (share of the window''s users or shoes absent from the baseline: psi NULL, js_divergence NULL, the share in current_total).';
 COMMENT ON COLUMN reco.model_drift.psi IS 'Population stability index: < 0.1 stable, 0.1-0.25 moderate, >= 0.25 significant (empty bins floored at a share of 1e-4).';
 COMMENT ON COLUMN reco.model_drift.js_divergence IS 'Jensen-Shannon divergence, log base 2 (0 = same, 1 = disjoint).';
 COMMENT ON COLUMN reco.model_drift.band IS 'The PSI band: stable, moderate or significant.';
@@ -237,7 +239,302 @@ COMMENT ON COLUMN reco.model_data_checks.failing IS 'Rows failing the check.';
 COMMENT ON COLUMN reco.model_data_checks.total IS 'Rows checked.';
 
 -- >>>> Rust-defined functions of 0.4.0 (word for word as a new installation creates them)
+-- In a new installation this file runs after pgrx created them, so these are CREATE OR REPLACE
+-- with pgrx's definitions, word for word; on an update they are new. refresh() gains arguments
+-- and result columns: the old one goes first (a job running 'SELECT reco.refresh()' calls the
+-- new one with its defaults).
+DROP FUNCTION IF EXISTS reco.refresh();
+CREATE OR REPLACE FUNCTION reco."refresh"(
+	"activate" bool DEFAULT true, /* Option < bool > */
+	"max_quality_drop" double precision DEFAULT NULL /* Option < f64 > */
+) RETURNS TABLE (
+	"model_id" bigint,  /* i64 */
+	"users" INT,  /* i32 */
+	"shoes" INT,  /* i32 */
+	"interactions" bigint,  /* i64 */
+	"factors" INT,  /* i32 */
+	"energy" double precision,  /* f64 */
+	"read_seconds" double precision,  /* f64 */
+	"svd_seconds" double precision,  /* f64 */
+	"tfidf_seconds" double precision,  /* f64 */
+	"write_seconds" double precision,  /* f64 */
+	"status" TEXT,  /* String */
+	"ndcg_at_10" double precision,  /* Option < f64 > */
+	"quality_seconds" double precision,  /* f64 */
+	"drift_seconds" double precision  /* f64 */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'refresh_versioned_wrapper';
+COMMENT ON FUNCTION reco.refresh(boolean, double precision) IS 'Builds a model version from reco.interactions and reco.shoes, measures its held-out quality (reco.model_quality) and the drift since the active version (reco.model_drift, reco.model_data_checks), then activates it (logged in reco.model_activations) unless activate is false or max_quality_drop is given and its nDCG@10 is more than that share below the active version''s: then it stays a candidate. Prunes versions beyond reco.keep_models except pinned ones, the active one and the rollback target. Owner only.';
+
+CREATE OR REPLACE FUNCTION reco."serving_stats_rows"() RETURNS TABLE (
+	"datid" oid,  /* Option < pg_sys :: Oid > */
+	"function" TEXT,  /* Option < String > */
+	"model_id" bigint,  /* Option < i64 > */
+	"calls" bigint,  /* i64 */
+	"errors" bigint,  /* i64 */
+	"empty_results" bigint,  /* i64 */
+	"cold_start" bigint,  /* i64 */
+	"anonymous" bigint,  /* i64 */
+	"rows" bigint,  /* i64 */
+	"mean_ms" double precision,  /* Option < f64 > */
+	"p50_ms" double precision,  /* Option < f64 > */
+	"p90_ms" double precision,  /* Option < f64 > */
+	"p99_ms" double precision,  /* Option < f64 > */
+	"latency_bucket_upper_ms" double precision[],  /* Vec < f64 > */
+	"latency_counts" bigint[],  /* Vec < i64 > */
+	"since" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
+	"note" TEXT  /* Option < String > */
+)
+STRICT VOLATILE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'serving_stats_rows_wrapper';
+COMMENT ON FUNCTION reco.serving_stats_rows() IS 'Internal, behind the view reco.serving_stats.';
+
+CREATE OR REPLACE FUNCTION reco."reset_serving_stats_now"() RETURNS bool /* bool */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'reset_serving_stats_now_wrapper';
+COMMENT ON FUNCTION reco.reset_serving_stats_now() IS 'Internal, called by reco.reset_serving_stats(): zeroes the counters; false when reco is not preloaded (nothing is counted).';
+
+CREATE OR REPLACE FUNCTION reco."refresh_progress_rows"() RETURNS TABLE (
+	"pid" INT,  /* Option < i32 > */
+	"datid" oid,  /* Option < pg_sys :: Oid > */
+	"phase" TEXT,  /* Option < String > */
+	"rows_read" bigint,  /* Option < i64 > */
+	"rows_estimate" bigint,  /* Option < i64 > */
+	"started_at" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
+	"phase_started_at" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
+	"phase_seconds" jsonb,  /* Option < pgrx :: JsonB > */
+	"note" TEXT  /* Option < String > */
+)
+STRICT VOLATILE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'refresh_progress_rows_wrapper';
+COMMENT ON FUNCTION reco.refresh_progress_rows() IS 'Internal, behind the view reco.refresh_progress.';
+CREATE OR REPLACE FUNCTION reco."compare_models"(
+	"a" bigint, /* Option < i64 > */
+	"b" bigint, /* Option < i64 > */
+	"sample_users" INT DEFAULT 1000 /* Option < i32 > */
+) RETURNS TABLE (
+	"model_a" bigint,  /* i64 */
+	"model_b" bigint,  /* i64 */
+	"users" INT,  /* i32 */
+	"ndcg_a" double precision,  /* Option < f64 > */
+	"ndcg_b" double precision,  /* Option < f64 > */
+	"ndcg_delta" double precision,  /* Option < f64 > */
+	"recall_a" double precision,  /* Option < f64 > */
+	"recall_b" double precision,  /* Option < f64 > */
+	"recall_delta" double precision,  /* Option < f64 > */
+	"coverage_a" double precision,  /* Option < f64 > */
+	"coverage_b" double precision,  /* Option < f64 > */
+	"coverage_delta" double precision,  /* Option < f64 > */
+	"mean_jaccard" double precision,  /* Option < f64 > */
+	"list_coverage_a" double precision,  /* f64 */
+	"list_coverage_b" double precision,  /* f64 */
+	"top1pct_share_a" double precision,  /* f64 */
+	"top1pct_share_b" double precision,  /* f64 */
+	"gini_a" double precision,  /* f64 */
+	"gini_b" double precision  /* f64 */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'compare_models_wrapper';
+COMMENT ON FUNCTION reco.compare_models(bigint, bigint, integer) IS 'Two model versions side by side: held-out nDCG@10, recall@10 and coverage of each (reco.model_quality) and b minus a; and for a fixed sample of users with history (sample_users, by a hash of their id) their top-10 lists served as recommend() would serve each version now: mean Jaccard overlap, catalogue coverage, share of recommendations going to the 1 % most recommended shoes, Gini of the recommendation counts. P0002 for a version that does not exist (pruned), 22004 for NULL. Owner only.';
 -- <<<< Rust-defined functions of 0.4.0
+
+-- ================================================================ 3. Serving statistics, 5. progress
+CREATE FUNCTION reco.reset_serving_stats() RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM reco.require_extension_owner('reco.reset_serving_stats');
+    PERFORM reco.reset_serving_stats_now();
+END
+$fn$;
+COMMENT ON FUNCTION reco.reset_serving_stats() IS 'Zeroes reco.serving_stats (all functions and versions, in every database of the server). Owner only.';
+
+CREATE VIEW reco.serving_stats AS
+SELECT s.datid, d.datname, s.function, s.model_id, s.calls, s.errors, s.empty_results, s.cold_start,
+       s.anonymous, s.rows, s.mean_ms, s.p50_ms, s.p90_ms, s.p99_ms, s.latency_bucket_upper_ms,
+       s.latency_counts, s.since, s.note
+FROM reco.serving_stats_rows() s
+LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) s.datid;
+COMMENT ON VIEW reco.serving_stats IS 'Serving statistics since the server started or reco.reset_serving_stats(), per function (recommend, similar, serve) and model version, kept in shared memory (serving writes no table, so they work on hot standbys too; each server counts its own calls). Needs shared_preload_libraries = ''reco''; without it one row whose note says so.';
+COMMENT ON COLUMN reco.serving_stats.datid IS 'The database served (model ids are per database).';
+COMMENT ON COLUMN reco.serving_stats.datname IS 'Its name.';
+COMMENT ON COLUMN reco.serving_stats.function IS 'recommend, similar or serve (the A/B serving call).';
+COMMENT ON COLUMN reco.serving_stats.model_id IS 'The model version that served (NULL: before the first refresh, or the entry of versions beyond the 93 kept apart: see note).';
+COMMENT ON COLUMN reco.serving_stats.calls IS 'Calls, failed ones included.';
+COMMENT ON COLUMN reco.serving_stats.errors IS 'Calls that raised an error.';
+COMMENT ON COLUMN reco.serving_stats.empty_results IS 'Successful calls that returned no row.';
+COMMENT ON COLUMN reco.serving_stats.cold_start IS 'Calls for a known user without usable history, answered from the cold-start segment lists.';
+COMMENT ON COLUMN reco.serving_stats.anonymous IS 'Calls without a user id, answered with popular shoes.';
+COMMENT ON COLUMN reco.serving_stats.rows IS 'Rows returned by successful calls.';
+COMMENT ON COLUMN reco.serving_stats.mean_ms IS 'Mean latency inside the function, in milliseconds.';
+COMMENT ON COLUMN reco.serving_stats.p50_ms IS 'Median latency (ms), estimated from the histogram: geometric interpolation inside a bucket.';
+COMMENT ON COLUMN reco.serving_stats.p90_ms IS '90th percentile latency (ms), as p50_ms.';
+COMMENT ON COLUMN reco.serving_stats.p99_ms IS '99th percentile latency (ms), as p50_ms.';
+COMMENT ON COLUMN reco.serving_stats.latency_bucket_upper_ms IS 'Upper bounds of the 24 log-spaced latency buckets in ms: 0.008, 0.016, ... doubling, the last infinite.';
+COMMENT ON COLUMN reco.serving_stats.latency_counts IS 'Calls per latency bucket.';
+COMMENT ON COLUMN reco.serving_stats.since IS 'When counting started: the last reset, or the server start.';
+COMMENT ON COLUMN reco.serving_stats.note IS 'Why a row is special (or why the view is empty: reco not in shared_preload_libraries).';
+
+CREATE VIEW reco.refresh_progress AS
+SELECT p.pid, p.datid, d.datname, p.phase, p.rows_read, p.rows_estimate,
+       p.started_at,
+       pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) p.started_at) AS elapsed_seconds,
+       pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) p.phase_started_at) AS phase_elapsed_seconds,
+       p.phase_seconds, p.note
+FROM reco.refresh_progress_rows() p
+LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) p.datid;
+COMMENT ON VIEW reco.refresh_progress IS 'One row per refresh() running now on this server, readable from any session (shared memory, like pg_stat_progress_*). Needs shared_preload_libraries = ''reco''; without it one row whose note says so.';
+COMMENT ON COLUMN reco.refresh_progress.pid IS 'Backend running the refresh.';
+COMMENT ON COLUMN reco.refresh_progress.datid IS 'Its database.';
+COMMENT ON COLUMN reco.refresh_progress.datname IS 'Its database''s name.';
+COMMENT ON COLUMN reco.refresh_progress.phase IS 'reading, building, writing, measuring quality, measuring drift, activating and pruning.';
+COMMENT ON COLUMN reco.refresh_progress.rows_read IS 'Interaction rows read so far (updated every 65,536 rows).';
+COMMENT ON COLUMN reco.refresh_progress.rows_estimate IS 'Rows of reco.interactions estimated by the planner at the start.';
+COMMENT ON COLUMN reco.refresh_progress.started_at IS 'When the refresh started.';
+COMMENT ON COLUMN reco.refresh_progress.elapsed_seconds IS 'Seconds since it started.';
+COMMENT ON COLUMN reco.refresh_progress.phase_elapsed_seconds IS 'Seconds in the current phase.';
+COMMENT ON COLUMN reco.refresh_progress.phase_seconds IS 'Seconds of each finished phase: {"reading": 3.1, ...}.';
+COMMENT ON COLUMN reco.refresh_progress.note IS 'Why the view is empty when reco is not in shared_preload_libraries.';
+
+-- ================================================================ 6. Data for charts; health
+CREATE VIEW reco.quality_history AS
+SELECT q.model_id, q.measured_at, q.ndcg_at_10, q.recall_at_10, q.hit_rate_at_10, q.coverage_at_10,
+       q.users, coalesce(m.status, 'pruned') AS status,
+       EXISTS (SELECT 1 FROM reco.model_activations a
+               WHERE a.to_model_id OPERATOR(pg_catalog.=) q.model_id
+                 AND a.decision OPERATOR(pg_catalog.=) 'activated') AS was_active
+FROM reco.model_quality q
+LEFT JOIN reco.models m ON m.model_id OPERATOR(pg_catalog.=) q.model_id;
+COMMENT ON VIEW reco.quality_history IS 'Held-out quality per model version over time, one row per version, ready for a line chart (x measured_at, y ndcg_at_10 / recall_at_10 / coverage_at_10).';
+COMMENT ON COLUMN reco.quality_history.model_id IS 'The version.';
+COMMENT ON COLUMN reco.quality_history.measured_at IS 'When its refresh ran.';
+COMMENT ON COLUMN reco.quality_history.ndcg_at_10 IS 'Held-out nDCG@10.';
+COMMENT ON COLUMN reco.quality_history.recall_at_10 IS 'Held-out recall@10.';
+COMMENT ON COLUMN reco.quality_history.hit_rate_at_10 IS 'Held-out hit rate@10.';
+COMMENT ON COLUMN reco.quality_history.coverage_at_10 IS 'Catalogue coverage of the evaluated users'' top 10.';
+COMMENT ON COLUMN reco.quality_history.users IS 'Users evaluated.';
+COMMENT ON COLUMN reco.quality_history.status IS 'active, candidate, retired, or pruned (the version is gone, its quality kept).';
+COMMENT ON COLUMN reco.quality_history.was_active IS 'Whether the version was ever activated.';
+
+CREATE VIEW reco.drift_history AS
+SELECT d.model_id, d.measured_at, d.baseline_model_id, d.feature, d.psi, d.js_divergence, d.band,
+       d.baseline_total, d.current_total
+FROM reco.model_drift d;
+COMMENT ON VIEW reco.drift_history IS 'Drift per refresh and feature, ready for a chart (x measured_at, y psi per feature, with lines at 0.1 and 0.25).';
+COMMENT ON COLUMN reco.drift_history.model_id IS 'The version whose refresh measured it.';
+COMMENT ON COLUMN reco.drift_history.measured_at IS 'When.';
+COMMENT ON COLUMN reco.drift_history.baseline_model_id IS 'The version active then (its training window is the baseline).';
+COMMENT ON COLUMN reco.drift_history.feature IS 'See reco.model_drift.feature.';
+COMMENT ON COLUMN reco.drift_history.psi IS 'Population stability index.';
+COMMENT ON COLUMN reco.drift_history.js_divergence IS 'Jensen-Shannon divergence (log base 2).';
+COMMENT ON COLUMN reco.drift_history.band IS 'stable (< 0.1), moderate, significant (>= 0.25).';
+COMMENT ON COLUMN reco.drift_history.baseline_total IS 'Size of the baseline window.';
+COMMENT ON COLUMN reco.drift_history.current_total IS 'Size of the current window (the share for new_users, new_shoes).';
+
+-- The pg_cron job's last run, if pg_cron is installed and its tables readable here.
+CREATE FUNCTION reco.refresh_job_last_run(OUT status text, OUT start_time timestamptz, OUT return_message text)
+LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+    IF pg_catalog.to_regclass('cron.job_run_details') IS NULL
+       OR NOT pg_catalog.has_table_privilege('cron.job_run_details', 'SELECT')
+       OR NOT pg_catalog.has_table_privilege('cron.job', 'SELECT') THEN
+        RETURN;
+    END IF;
+    EXECUTE 'SELECT r.status, r.start_time, r.return_message
+             FROM cron.job_run_details r JOIN cron.job j ON j.jobid OPERATOR(pg_catalog.=) r.jobid
+             WHERE j.jobname OPERATOR(pg_catalog.=) ''reco-refresh''
+             ORDER BY r.start_time DESC LIMIT 1'
+        INTO status, start_time, return_message;
+END
+$fn$;
+COMMENT ON FUNCTION reco.refresh_job_last_run() IS 'Internal, for reco.health: status, start time and message of the last run of the pg_cron job reco-refresh (NULLs without pg_cron or without a run).';
+
+CREATE VIEW reco.health AS
+WITH active AS (SELECT m.* FROM reco.models m WHERE m.status OPERATOR(pg_catalog.=) 'active'),
+     latest AS (SELECT m.* FROM reco.models m ORDER BY m.model_id DESC LIMIT 1),
+     stats AS (SELECT pg_catalog.sum(s.calls) AS calls, pg_catalog.sum(s.errors) AS errors
+               FROM reco.serving_stats_rows() s
+               WHERE s.function IS NOT NULL AND s.datid OPERATOR(pg_catalog.=)
+                     (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())),
+     job AS (SELECT * FROM reco.refresh_job_last_run())
+SELECT a.model_id AS active_model_id,
+       pg_catalog.now() OPERATOR(pg_catalog.-) a.created_at AS active_model_age,
+       aq.ndcg_at_10 AS active_ndcg_at_10,
+       aq.recall_at_10 AS active_recall_at_10,
+       l.model_id AS last_refresh_model_id,
+       l.created_at AS last_refresh_at,
+       l.status AS last_refresh_status,
+       (SELECT a2.decision OPERATOR(pg_catalog.||) ' (' OPERATOR(pg_catalog.||) a2.how OPERATOR(pg_catalog.||) '): '
+               OPERATOR(pg_catalog.||) coalesce(a2.reason, '')
+        FROM reco.model_activations a2 ORDER BY a2.activation_id DESC LIMIT 1) AS last_activation,
+       job.status AS refresh_job_status,
+       job.start_time AS refresh_job_last_start,
+       (SELECT pg_catalog.array_agg(d.feature OPERATOR(pg_catalog.||) ': ' OPERATOR(pg_catalog.||) d.band ORDER BY d.feature)
+        FROM reco.model_drift d
+        WHERE d.model_id OPERATOR(pg_catalog.=) l.model_id AND d.band OPERATOR(pg_catalog.<>) 'stable') AS drift_flags,
+       (SELECT pg_catalog.array_agg(c.check_name OPERATOR(pg_catalog.||) ': ' OPERATOR(pg_catalog.||) c.failing ORDER BY c.check_name)
+        FROM reco.model_data_checks c
+        WHERE c.model_id OPERATOR(pg_catalog.=) l.model_id AND c.failing OPERATOR(pg_catalog.>) 0) AS data_check_failures,
+       stats.calls AS serving_calls,
+       stats.errors::float8 OPERATOR(pg_catalog./) nullif(stats.calls, 0)::float8 AS serving_error_rate
+FROM (SELECT 1) one
+LEFT JOIN active a ON true
+LEFT JOIN reco.model_quality aq ON aq.model_id OPERATOR(pg_catalog.=) a.model_id
+LEFT JOIN latest l ON true
+LEFT JOIN stats ON true
+LEFT JOIN job ON true;
+COMMENT ON VIEW reco.health IS 'One row: the active version, its age and held-out quality; the last refresh and what it decided; the pg_cron job''s last run; drift flags (features not stable) and failed data checks of the last refresh; serving calls and error rate (reco.serving_stats).';
+COMMENT ON COLUMN reco.health.active_model_id IS 'The version served (NULL before the first activation).';
+COMMENT ON COLUMN reco.health.active_model_age IS 'How long ago it was built.';
+COMMENT ON COLUMN reco.health.active_ndcg_at_10 IS 'Its held-out nDCG@10 (reco.model_quality).';
+COMMENT ON COLUMN reco.health.active_recall_at_10 IS 'Its held-out recall@10.';
+COMMENT ON COLUMN reco.health.last_refresh_model_id IS 'The newest version.';
+COMMENT ON COLUMN reco.health.last_refresh_at IS 'When it was built.';
+COMMENT ON COLUMN reco.health.last_refresh_status IS 'Its status: active, or candidate (refresh(activate => false), or kept out by the quality guard: see last_activation).';
+COMMENT ON COLUMN reco.health.last_activation IS 'The last entry of reco.model_activations: decision (how): reason.';
+COMMENT ON COLUMN reco.health.refresh_job_status IS 'Status of the pg_cron job''s last run (succeeded, failed, running; NULL without pg_cron).';
+COMMENT ON COLUMN reco.health.refresh_job_last_start IS 'When the job last started.';
+COMMENT ON COLUMN reco.health.drift_flags IS 'Features of the last refresh''s drift that are moderate or significant.';
+COMMENT ON COLUMN reco.health.data_check_failures IS 'Data checks of the last refresh with failing rows, and how many.';
+COMMENT ON COLUMN reco.health.serving_calls IS 'Serving calls in this database counted on this server (NULL without shared_preload_libraries).';
+COMMENT ON COLUMN reco.health.serving_error_rate IS 'Share of those calls that failed.';
+
+-- The nightly job can use the quality guard; the job marks its session so that refresh() logs
+-- the activation as scheduled.
+DROP FUNCTION reco.schedule_refresh(text);
+CREATE FUNCTION reco.schedule_refresh(schedule text DEFAULT '0 3 * * *', max_quality_drop double precision DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $fn$
+DECLARE
+    job bigint;
+BEGIN
+    PERFORM reco.require_extension_owner('reco.schedule_refresh');
+    IF schedule IS NULL THEN
+        RAISE EXCEPTION 'reco.schedule_refresh: schedule must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass a cron schedule such as ''0 3 * * *'' (03:00 every day, server time zone of pg_cron: cron.timezone, default GMT).';
+    END IF;
+    IF max_quality_drop IS NOT NULL AND NOT (max_quality_drop OPERATOR(pg_catalog.>=) 0 AND max_quality_drop OPERATOR(pg_catalog.<=) 1) THEN
+        RAISE EXCEPTION 'reco.schedule_refresh: max_quality_drop must be between 0 and 1, got %', max_quality_drop
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'It is the largest relative drop of nDCG@10 against the active version that still activates the new one: 0.05 allows 5 %.';
+    END IF;
+    PERFORM reco.require_pg_cron();
+    -- A named job: scheduling again updates the schedule of the same job.
+    job := cron.schedule('reco-refresh', schedule, pg_catalog.format(
+        'SET application_name = %L; SELECT reco.refresh(max_quality_drop => %s)',
+        'reco-refresh (pg_cron)',
+        coalesce(max_quality_drop::text, 'NULL')));
+    RETURN job;
+END
+$fn$;
+COMMENT ON FUNCTION reco.schedule_refresh(text, double precision) IS 'Schedules reco.refresh() with pg_cron as job ''reco-refresh'' (default 03:00 daily); with max_quality_drop, the quality guard: a new version more than that share below the active one''s nDCG@10 stays a candidate (logged in reco.model_activations). Calling again replaces the job. Returns the cron job id. Needs pg_cron preloaded (shared_preload_libraries, cron.database_name = this database) and CREATE EXTENSION pg_cron; otherwise error 55000 with a hint. Runs: SELECT * FROM cron.job_run_details WHERE jobid = <id> ORDER BY start_time DESC.';
 
 -- >>> web dashboard (#15)
 -- ================================================================ 6. Web dashboard (README "Web dashboard and HTTP API")

@@ -11,14 +11,14 @@ use reco_core::experiment_stats::{
     arm_for_bucket, assignment_bucket, ratio_delta_test, srm_test, two_proportion_z_test, user_key,
     verdict, welch_t_test, Comparison, MeanStats, ProportionStats, RatioStats, VerdictInput,
 };
-use reco_core::serving::Filters;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::bulk::{for_each_row_int8, text_bytes, Column, Kind};
 use crate::cache;
 use crate::errors::{self, column};
-use crate::recommend::{rank, Strategy};
+use crate::recommend::{filters_of, rank, Fallback, Strategy};
+use crate::shmem::{Function, ServingCall, NO_MODEL};
 
 /// The bucket (0..9999) of a registered user in an experiment with assignment seed `seed`:
 /// 64-bit FNV-1a over the seed's 8 little-endian bytes then the user id's 8 little-endian bytes,
@@ -129,24 +129,12 @@ fn serve(
         name!(arm, String),
     ),
 > {
+    let mut stats = ServingCall::start(Function::Serve);
     let k = errors::check_k(k);
     let Some(placement) = placement.filter(|p| !p.is_empty()) else {
         errors::null_value("placement must not be NULL or empty")
     };
-    if let Some(m) = max_price {
-        if m.is_nan() || m < 0.0 {
-            errors::invalid_parameter(format!("max_price must be >= 0, got {m}"), None);
-        }
-    }
-    let filters = Filters {
-        brand: brand.map(str::to_string),
-        shoe_type: shoe_type.map(str::to_string),
-        max_price,
-        allowed: allowed_ids.map(|a| a.into_iter().flatten().collect()),
-        denied: denied_ids
-            .map(|a| a.into_iter().flatten().collect())
-            .unwrap_or_default(),
-    };
+    let filters = filters_of(brand, shoe_type, max_price, allowed_ids, denied_ids);
     let exclude_purchased = exclude_purchased.unwrap_or(true);
     let blend = crate::recommend::blend();
     let rows: Vec<ServeRow> = Spi::connect_mut(|client| {
@@ -188,7 +176,8 @@ fn serve(
             Some(model_id) => cache::version(client, model_id),
             None => cache::current(client),
         };
-        let found = rank(
+        stats.model_id = model.model_id.unwrap_or(NO_MODEL);
+        let (found, fallback) = rank(
             client,
             &model,
             user_id,
@@ -198,6 +187,8 @@ fn serve(
             strategy.0,
             &blend,
         );
+        stats.cold_start = fallback == Fallback::ColdStart;
+        stats.anonymous = fallback == Fallback::Anonymous;
         let shoe_ids: Vec<i64> = found.iter().map(|r| model.shoes[r.pos].shoe_id).collect();
         let plan = cache::prepared(
             client,
@@ -247,6 +238,7 @@ fn serve(
             })
             .collect()
     });
+    stats.finish(rows.len());
     TableIterator::new(rows)
 }
 

@@ -67,7 +67,8 @@ const KEEP_MODELS: usize = 4;
 const REFRESH_MEMORY_LIMIT: usize = 5;
 const KNN_NEIGHBOURS: usize = 6;
 const KNN_MAX_USER_ITEMS: usize = 7;
-const INTS: [IntSetting; 8] = [
+const QUALITY_USERS: usize = 8;
+const INTS: [IntSetting; 9] = [
     IntSetting {
         name: c"reco.factors",
         short: c"Number of SVD factors refresh() computes.",
@@ -136,6 +137,15 @@ const INTS: [IntSetting; 8] = [
         short: c"Most shoes of one user that the item-item similarities are computed from (0 = all).",
         long: c"A user with n shoes adds n^2 pairs to the item-item build, so a few users with thousands of shoes would cost more than everyone else together; such a user counts with their strongest shoes (largest weight) only. Takes effect at the next refresh().",
         boot: 200,
+        min: 0,
+        max: 1000000,
+        flags: 0,
+    },
+    IntSetting {
+        name: c"reco.quality_users",
+        short: c"Users refresh() evaluates the new version on (0 = no quality measurement).",
+        long: c"refresh() samples users by a hash of their id, leaves their interactions after the 90th percentile of time out of the training, and ranks the held-out shoes for at most this many of them (reco.model_quality). More users give a steadier number at the cost of refresh time.",
+        boot: 1000,
         min: 0,
         max: 1000000,
         flags: 0,
@@ -226,11 +236,11 @@ const REALS: [RealSetting; 9] = [
     },
 ];
 
-static INT_VALUES: [Slot<c_int>; 8] = [const { Slot(UnsafeCell::new(0)) }; 8];
+static INT_VALUES: [Slot<c_int>; 9] = [const { Slot(UnsafeCell::new(0)) }; 9];
 static REAL_VALUES: [Slot<f64>; 9] = [const { Slot(UnsafeCell::new(0.0)) }; 9];
 /// A value set before the library was loaded and rejected when the setting was defined, kept
 /// until the setting is assigned again. Ints first, then reals.
-static REJECTED: Slot<[Option<&'static str>; 17]> = Slot(UnsafeCell::new([None; 17]));
+static REJECTED: Slot<[Option<&'static str>; 18]> = Slot(UnsafeCell::new([None; 18]));
 
 fn set_rejected(slot: usize, value: Option<&'static str>) {
     // SAFETY: main thread only (see Slot).
@@ -289,7 +299,7 @@ macro_rules! real_hooks {
 
 /// Defines every setting and reserves the prefix; called once from _PG_init.
 pub fn register() {
-    let int_assign: [pg_sys::GucIntAssignHook; 8] = int_hooks!(0, 1, 2, 3, 4, 5, 6, 7);
+    let int_assign: [pg_sys::GucIntAssignHook; 9] = int_hooks!(0, 1, 2, 3, 4, 5, 6, 7, 8);
     let real_assign: [pg_sys::GucRealAssignHook; 9] = real_hooks!(0, 1, 2, 3, 4, 5, 6, 7, 8);
     // The accessors find their settings by index: each index must name its setting.
     for (i, name) in [
@@ -301,6 +311,7 @@ pub fn register() {
         (REFRESH_MEMORY_LIMIT, c"reco.refresh_memory_limit"),
         (KNN_NEIGHBOURS, c"reco.knn_neighbours"),
         (KNN_MAX_USER_ITEMS, c"reco.knn_max_user_items"),
+        (QUALITY_USERS, c"reco.quality_users"),
     ] {
         assert_eq!(INTS[i].name, name);
     }
@@ -423,6 +434,11 @@ pub fn seed() -> u64 {
 }
 
 /// reco.keep_models
+/// reco.quality_users.
+pub fn quality_users() -> usize {
+    int(QUALITY_USERS) as usize
+}
+
 pub fn keep_models() -> i64 {
     int(KEEP_MODELS) as i64
 }

@@ -23,8 +23,11 @@ mod errors;
 mod evaluate;
 mod experiments;
 mod guc;
+mod lifecycle;
+mod monitoring;
 mod recommend;
 mod refresh;
+mod shmem;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -60,7 +63,7 @@ extension_sql_file!(
     name = "v0_3_0",
     requires = [
         "v0_2_0",
-        refresh,
+        refresh_versioned,
         evaluate,
         evaluation_rankings,
         recommend,
@@ -77,13 +80,21 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/reco--0.3.0--0.4.0.sql",
     name = "v0_4_0",
-    requires = ["v0_3_0"]
+    requires = [
+        "v0_3_0",
+        refresh_versioned,
+        serving_stats_rows,
+        reset_serving_stats_now,
+        refresh_progress_rows,
+        compare_models
+    ]
 );
 
 #[allow(non_snake_case)]
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     guc::register();
+    shmem::init();
 }
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -94,10 +105,15 @@ mod sql_tests;
 pub mod pg_test {
     pub fn setup(_options: Vec<&str>) {}
 
+    /// RECO_TEST_PRELOAD=1 preloads reco too (shared memory: serving statistics, refresh
+    /// progress); scripts/test.sh runs the lifecycle tests a second time that way. Without it,
+    /// reco loads in each session as it does without the preload, which the settings tests need.
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec![
-            "shared_preload_libraries = 'pg_cron'",
-            "cron.database_name = 'pgrx_tests'",
-        ]
+        let preload = if std::env::var("RECO_TEST_PRELOAD").is_ok_and(|v| v == "1") {
+            "shared_preload_libraries = 'pg_cron,reco'"
+        } else {
+            "shared_preload_libraries = 'pg_cron'"
+        };
+        vec![preload, "cron.database_name = 'pgrx_tests'"]
     }
 }

@@ -14,6 +14,7 @@ use reco_core::serving::{
 use crate::cache;
 use crate::errors::{self, column};
 use crate::guc;
+use crate::shmem::{Function, ServingCall, NO_MODEL};
 
 pub type RecommendRow = (i64, f64, f64, f64, String);
 
@@ -40,27 +41,16 @@ fn recommend(
         name!(reason, String),
     ),
 > {
+    let mut stats = ServingCall::start(Function::Recommend);
     let k = errors::check_k(k);
-    if let Some(m) = max_price {
-        if m.is_nan() || m < 0.0 {
-            errors::invalid_parameter(format!("max_price must be >= 0, got {m}"), None);
-        }
-    }
-    let filters = Filters {
-        brand: brand.map(str::to_string),
-        shoe_type: shoe_type.map(str::to_string),
-        max_price,
-        allowed: allowed_ids.map(|a| a.into_iter().flatten().collect()),
-        denied: denied_ids
-            .map(|a| a.into_iter().flatten().collect())
-            .unwrap_or_default(),
-    };
+    let filters = filters_of(brand, shoe_type, max_price, allowed_ids, denied_ids);
     let exclude_purchased = exclude_purchased.unwrap_or(true);
     // Read before any work, so a bad setting fails every call (even one that would not use it).
     let blend = blend();
     let rows = Spi::connect(|client| {
         let model = cache::current(client);
-        let found = rank(
+        stats.model_id = model.model_id.unwrap_or(NO_MODEL);
+        let (found, fallback) = rank(
             client,
             &model,
             user_id,
@@ -70,9 +60,47 @@ fn recommend(
             Strategy::Hybrid,
             &blend,
         );
+        stats.cold_start = fallback == Fallback::ColdStart;
+        stats.anonymous = fallback == Fallback::Anonymous;
         rows_of(&model, found)
     });
+    stats.finish(rows.len());
     TableIterator::new(rows)
+}
+
+/// recommend()'s and serve()'s filters from their arguments; max_price must be >= 0 (22023).
+pub fn filters_of(
+    brand: Option<&str>,
+    shoe_type: Option<&str>,
+    max_price: Option<f64>,
+    allowed_ids: Option<Vec<Option<i64>>>,
+    denied_ids: Option<Vec<Option<i64>>>,
+) -> Filters {
+    if let Some(m) = max_price {
+        if m.is_nan() || m < 0.0 {
+            errors::invalid_parameter(format!("max_price must be >= 0, got {m}"), None);
+        }
+    }
+    Filters {
+        brand: brand.map(str::to_string),
+        shoe_type: shoe_type.map(str::to_string),
+        max_price,
+        allowed: allowed_ids.map(|a| a.into_iter().flatten().collect()),
+        denied: denied_ids
+            .map(|a| a.into_iter().flatten().collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// Which path answered a call of [`rank`] (counted by reco.serving_stats).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// Personalised (or the strategy's own list, e.g. popularity for a known user).
+    None,
+    /// A known user with no usable history: the cold-start segment lists.
+    ColdStart,
+    /// No user id: popular shoes.
+    Anonymous,
 }
 
 /// How a list is ranked: recommend()'s hybrid, or plain popularity (what a shop shows without
@@ -100,9 +128,12 @@ pub fn rank(
     exclude_purchased: bool,
     strategy: Strategy,
     blend: &Blend,
-) -> Vec<Recommendation> {
+) -> (Vec<Recommendation>, Fallback) {
     let Some(uid) = user_id else {
-        return model.popular(k, &filters, "popular in the shop");
+        return (
+            model.popular(k, &filters, "popular in the shop"),
+            Fallback::Anonymous,
+        );
     };
     let (profile, mut history) = read_user(client, model, uid);
     let rated_down = if model.has_ratings {
@@ -127,13 +158,19 @@ pub fn rank(
                 filters.denied.insert(model.shoes[h.pos].shoe_id);
             }
         }
-        return model.popular(k, &filters, "popular in the shop");
+        return (
+            model.popular(k, &filters, "popular in the shop"),
+            Fallback::None,
+        );
     }
     // No history, or only shoes rated down: cold start (with those shoes denied).
     if history.iter().all(|h| h.weight < 0.0) {
-        model.cold_start(k, &filters, &profile)
+        (model.cold_start(k, &filters, &profile), Fallback::ColdStart)
     } else {
-        model.recommend(k, &filters, &history, exclude_purchased, blend)
+        (
+            model.recommend(k, &filters, &history, exclude_purchased, blend),
+            Fallback::None,
+        )
     }
 }
 
@@ -260,6 +297,7 @@ fn similar(
         name!(cf_score, f64),
     ),
 > {
+    let mut stats = ServingCall::start(Function::Similar);
     let k = errors::check_k(k);
     let Some(shoe_id) = shoe_id else {
         errors::null_value("shoe_id must not be NULL")
@@ -267,6 +305,7 @@ fn similar(
     let blend = similar_blend();
     let rows = Spi::connect(|client| {
         let model = cache::current(client);
+        stats.model_id = model.model_id.unwrap_or(NO_MODEL);
         let s = shoe_position(&model, shoe_id);
         model
             .similar(s, k, blend, |i| i == s || !model.shoes[i].active)
@@ -281,6 +320,7 @@ fn similar(
             })
             .collect::<Vec<_>>()
     });
+    stats.finish(rows.len());
     TableIterator::new(rows)
 }
 

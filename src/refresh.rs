@@ -1,18 +1,24 @@
 //! reco.refresh(): read the log and catalogue, build a new model version, make it active.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::PgSqlErrorCode;
 use reco_core::catalog::Shoe;
+use reco_core::drift::{self, DriftMeasure};
 use reco_core::itemknn::KnnParams;
+use reco_core::lifecycle::{quality_guard, versions_to_prune};
 use reco_core::matrix::{IdIndex, Triplets};
+use reco_core::metrics::{self, RankingMetrics};
 use reco_core::model::{self, BuildParams, Model, ModelInputs, SegmentAssignment};
+use reco_core::monitor::{quality_rate_ppm, quality_sampled, DriftWindows, Holdout};
+use reco_core::offline;
 use reco_core::scoring::decayed;
 use reco_core::scoring::{KNN_EXPONENT, KNN_WEIGHTING};
 use reco_core::segments::segment_keys;
+use reco_core::serving::ServingModel;
 use reco_core::svd::SvdParams;
 use reco_core::tfidf;
 
@@ -20,6 +26,7 @@ use crate::bulk::{for_each_row, table_columns, text_bytes, Column, Kind, TableWr
 use crate::cache::read_catalog;
 use crate::errors::{self, column, raise};
 use crate::guc;
+use crate::shmem::RefreshProgress;
 
 const INTERACTIONS: &str = "reco.interactions";
 // Every column, in table order: the scan then hands its tuples over as they are, with no
@@ -51,6 +58,7 @@ struct RefreshSettings {
     half_life_days: f64,
     keep_models: i64,
     memory_limit_bytes: f64,
+    quality_users: usize,
 }
 
 impl RefreshSettings {
@@ -60,6 +68,7 @@ impl RefreshSettings {
             half_life_days: guc::half_life_days(),
             keep_models: guc::keep_models(),
             memory_limit_bytes: guc::refresh_memory_limit_bytes(),
+            quality_users: guc::quality_users(),
         }
     }
 }
@@ -91,6 +100,7 @@ struct RefreshInputs {
     interaction_rows: i64,
     /// Reference time of the decay (epoch seconds; 0 without decay).
     reference_epoch: f64,
+    observed: Observed,
 }
 
 /// Wall-clock seconds of the stages.
@@ -99,15 +109,50 @@ struct StageSeconds {
     svd: f64,
     tfidf: f64,
     write: f64,
+    quality: f64,
+    drift: f64,
 }
 
-/// Build a new model version from reco.interactions and reco.shoes and make it the active one
-/// when the calling transaction commits. Three stages: read the inputs (SPI, this thread), build
-/// the model (reco_core::model, pure), write it (this thread).
+/// Build a new model version from reco.interactions and reco.shoes, measure it, and make it the
+/// active one when the calling transaction commits (with `activate`, and if the quality guard
+/// `max_quality_drop` lets it). Stages: read the inputs (SPI, this thread), build the model
+/// (reco_core::model, pure), write it, measure its held-out quality and the drift since the
+/// active version, then activate and prune.
 // pgrx reads the SQL result columns from the return type itself (name!), so it cannot be a
 // type alias.
 #[allow(clippy::type_complexity)]
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(name = "refresh", volatile, parallel_unsafe)]
+fn refresh_versioned(
+    activate: default!(Option<bool>, true),
+    max_quality_drop: default!(Option<f64>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(model_id, i64),
+        name!(users, i32),
+        name!(shoes, i32),
+        name!(interactions, i64),
+        name!(factors, i32),
+        name!(energy, f64),
+        name!(read_seconds, f64),
+        name!(svd_seconds, f64),
+        name!(tfidf_seconds, f64),
+        name!(write_seconds, f64),
+        name!(status, String),
+        name!(ndcg_at_10, Option<f64>),
+        name!(quality_seconds, f64),
+        name!(drift_seconds, f64),
+    ),
+> {
+    TableIterator::once(run_refresh(activate, max_quality_drop, Schema::Current))
+}
+
+/// The entry point of the SQL declaration of 0.1.0 to 0.3.0, `reco.refresh()` with ten result
+/// columns, which calls this symbol until ALTER EXTENSION reco UPDATE replaces it: installing
+/// the new library before the update (a nightly job in between) must not break the old one.
+/// No SQL of its own (a new installation has only the function above).
+#[allow(clippy::type_complexity)]
+#[pg_extern(sql = false, volatile, parallel_unsafe)]
 fn refresh() -> TableIterator<
     'static,
     (
@@ -123,8 +168,56 @@ fn refresh() -> TableIterator<
         name!(write_seconds, f64),
     ),
 > {
+    let r = run_refresh(Some(true), None, Schema::Before040);
+    TableIterator::once((r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9))
+}
+
+/// One row of refresh()'s result.
+type RefreshRow = (
+    i64,
+    i32,
+    i32,
+    i64,
+    i32,
+    f64,
+    f64,
+    f64,
+    f64,
+    f64,
+    String,
+    Option<f64>,
+    f64,
+    f64,
+);
+
+/// The tables refresh() writes to: this release's, or those of 0.1.0-0.3.0 (before ALTER
+/// EXTENSION reco UPDATE), which have no activation log, quality or drift tables, no candidate
+/// status and no models.last_interaction_id: there it builds and activates as 0.3.0 did.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Schema {
+    Current,
+    Before040,
+}
+
+fn run_refresh(
+    activate: Option<bool>,
+    max_quality_drop: Option<f64>,
+    schema: Schema,
+) -> RefreshRow {
+    let current = schema == Schema::Current;
+    let Some(activate) = activate else {
+        errors::null_value("activate must not be NULL")
+    };
+    if let Some(d) = max_quality_drop {
+        if !(0.0..=1.0).contains(&d) {
+            errors::invalid_parameter(
+                format!("max_quality_drop must be between 0 and 1, got {d}"),
+                Some("It is the largest relative drop of nDCG@10 against the active version that still activates the new one: 0.05 allows 5 %."),
+            );
+        }
+    }
     let settings = RefreshSettings::current();
-    let row = Spi::connect_mut(|client| {
+    Spi::connect_mut(|client| {
         // One refresh at a time; readers (ACCESS SHARE) are not blocked.
         client
             .update(
@@ -134,6 +227,7 @@ fn refresh() -> TableIterator<
             )
             .unwrap_or_else(|e| errors::spi("locking reco.models", e));
         let sizes = check_memory(client, &settings);
+        let mut progress = RefreshProgress::start(sizes.interactions);
 
         // ---- stage 1: read (and the content part of stage 2, which needs only the catalogue)
         let t_read = Instant::now();
@@ -144,6 +238,16 @@ fn refresh() -> TableIterator<
                 Some("Load the catalogue first (reco.load_csv or INSERT INTO reco.shoes); the previous model, if any, stays active."),
             );
         }
+        let active = active_version(client, schema);
+        let plan = if current {
+            measurement_plan(client, &settings, &sizes, &active)
+        } else {
+            MeasurementPlan {
+                holdout: None,
+                drift: None,
+                newest_interaction_id: None,
+            }
+        };
         // TF-IDF runs on another core while this thread reads the log from Postgres (pure Rust
         // on owned data; the scope joins it even if a read fails).
         let (read, (content, tfidf_seconds)) = std::thread::scope(|scope| {
@@ -152,19 +256,21 @@ fn refresh() -> TableIterator<
                 let content = model::build_content(&catalog);
                 (content, started.elapsed().as_secs_f64())
             });
-            let read = read_inputs(client, &catalog, &settings, &sizes);
+            let read = read_inputs(client, &catalog, &settings, &sizes, plan, &progress);
             (read, content.join().expect("TF-IDF does not panic"))
         });
         let read_seconds = t_read.elapsed().as_secs_f64();
         check_for_interrupts!();
 
         // ---- stage 2: build
+        progress.phase(1);
         let t_svd = Instant::now();
         let RefreshInputs {
             model: mut inputs,
             action_weights,
             interaction_rows,
             reference_epoch,
+            observed,
         } = read;
         inputs.catalog = catalog;
         let built = model::build(inputs, content, &settings.build, &mut || {
@@ -174,6 +280,7 @@ fn refresh() -> TableIterator<
         check_for_interrupts!();
 
         // ---- stage 3: write
+        progress.phase(2);
         let parameters = serde_json::json!({
             "factors_requested": settings.build.svd.k,
             "oversampling": settings.build.svd.oversample,
@@ -183,34 +290,204 @@ fn refresh() -> TableIterator<
             "knn_shrinkage": settings.build.knn.shrinkage,
             "half_life_days": settings.half_life_days,
             "reference_epoch": reference_epoch,
+            "quality_users": settings.quality_users,
             "action_weights": action_weights
                 .iter()
                 .map(|(action, weight)| (action.clone(), serde_json::Value::from(*weight)))
                 .collect::<serde_json::Map<_, _>>(),
         });
         let t_write = Instant::now();
-        let model_id = write_model(client, &built, &parameters, interaction_rows, &settings);
-        let seconds = StageSeconds {
-            read: read_seconds,
-            svd: svd_seconds,
-            tfidf: tfidf_seconds,
-            write: t_write.elapsed().as_secs_f64(),
-        };
-        record_seconds(client, model_id, &seconds);
-        (
-            model_id,
+        let model_id = write_model(
+            client,
+            &built,
+            &parameters,
+            interaction_rows,
+            observed.newest_interaction_id,
+            schema,
+        );
+        let write_seconds = t_write.elapsed().as_secs_f64();
+        let summary = (
             built.user_ids.len() as i32,
             built.catalog.len() as i32,
-            interaction_rows,
             built.factors() as i32,
             built.svd.energy,
-            seconds.read,
-            seconds.svd,
-            seconds.tfidf,
-            seconds.write,
+        );
+
+        // ---- stage 4: held-out quality of the new version
+        progress.phase(3);
+        let t_quality = Instant::now();
+        let quality = observed.holdout.map(|(holdout, split_at)| {
+            let model = ServingModel::from_model(built);
+            measure_quality(&model, holdout, settings.quality_users, split_at)
+        });
+        let quality_seconds = t_quality.elapsed().as_secs_f64();
+        if let (Some(q), true) = (&quality, current) {
+            record_quality(client, model_id, q, quality_seconds);
+        }
+        check_for_interrupts!();
+
+        // ---- stage 5: drift since the active version, data checks
+        progress.phase(4);
+        let t_drift = Instant::now();
+        if let (Some(windows), Some(baseline)) = (&observed.drift, active.model_id) {
+            record_drift(client, model_id, baseline, &windows.measures());
+        }
+        if current {
+            record_data_checks(client, model_id, &observed.checks);
+        }
+        let drift_seconds = t_drift.elapsed().as_secs_f64();
+
+        // ---- stage 6: activate (or keep as a candidate), prune
+        progress.phase(5);
+        // (Before 0.4.0 the version was inserted active.)
+        let status = if current {
+            decide_activation(
+                client,
+                model_id,
+                &active,
+                activate,
+                max_quality_drop,
+                quality.as_ref().and_then(|q| q.metrics.map(|m| m.ndcg)),
+            )
+        } else {
+            "active".to_string()
+        };
+        timed_step("pruning", || {
+            prune_old_versions(client, settings.keep_models, schema)
+        });
+        record_seconds(
+            client,
+            model_id,
+            &StageSeconds {
+                read: read_seconds,
+                svd: svd_seconds,
+                tfidf: tfidf_seconds,
+                write: write_seconds,
+                quality: quality_seconds,
+                drift: drift_seconds,
+            },
+        );
+        (
+            model_id,
+            summary.0,
+            summary.1,
+            interaction_rows,
+            summary.2,
+            summary.3,
+            read_seconds,
+            svd_seconds,
+            tfidf_seconds,
+            write_seconds,
+            status,
+            quality.and_then(|q| q.metrics.map(|m| m.ndcg)),
+            quality_seconds,
+            drift_seconds,
         )
-    });
-    TableIterator::once(row)
+    })
+}
+
+/// The active version, if any, and the last interaction it was trained on.
+struct ActiveVersion {
+    model_id: Option<i64>,
+    last_interaction_id: Option<i64>,
+}
+
+fn active_version(client: &SpiClient, schema: Schema) -> ActiveVersion {
+    let query = match schema {
+        Schema::Current => "SELECT model_id, last_interaction_id FROM reco.models WHERE status OPERATOR(pg_catalog.=) 'active'",
+        Schema::Before040 => "SELECT model_id, NULL::int8 FROM reco.models WHERE status OPERATOR(pg_catalog.=) 'active'",
+    };
+    let (model_id, last_interaction_id) = client
+        .select(query, None, &[])
+        .map(|t| {
+            if t.is_empty() {
+                (None, None)
+            } else {
+                let row = t.first();
+                (
+                    column::<i64>(&row, 1, "reco.models", "model_id"),
+                    column::<i64>(&row, 2, "reco.models", "last_interaction_id"),
+                )
+            }
+        })
+        .unwrap_or_else(|e| errors::spi("reading the active model", e));
+    ActiveVersion {
+        model_id,
+        last_interaction_id,
+    }
+}
+
+/// What the read measures besides the model's inputs: which users are held out from when
+/// (quality), which ids make the drift windows.
+struct MeasurementPlan {
+    /// Sampling rate (parts per million), seed, and the split time in microseconds since
+    /// 2000-01-01 (a timestamptz).
+    holdout: Option<(u64, u64, i64)>,
+    drift: Option<(i64, i64)>,
+    newest_interaction_id: Option<i64>,
+}
+
+fn measurement_plan(
+    client: &SpiClient,
+    settings: &RefreshSettings,
+    sizes: &TableSizes,
+    active: &ActiveVersion,
+) -> MeasurementPlan {
+    let newest: Option<i64> = client
+        .select(
+            "SELECT max(interaction_id) FROM reco.interactions",
+            None,
+            &[],
+        )
+        .map(|t| column::<i64>(&t.first(), 1, INTERACTIONS, "interaction_id"))
+        .unwrap_or_else(|e| errors::spi("reading the newest interaction id", e));
+    let drift = match (active.last_interaction_id, newest) {
+        (Some(last), Some(newest)) if newest > last => Some((last, newest)),
+        _ => None,
+    };
+    let rate = quality_rate_ppm(settings.quality_users, sizes.users);
+    let holdout = if rate == 0 {
+        None
+    } else {
+        // The split time from a block sample of about 200k rows (all of a smaller log),
+        // REPEATABLE so that the same data gives the same model.
+        let percent = (100.0 * 200_000.0 / sizes.interactions.max(1.0)).clamp(0.01, 100.0);
+        let split: Option<i64> = client
+            .select(
+                "SELECT ((extract(epoch FROM percentile_disc(0.9) WITHIN GROUP (ORDER BY occurred_at)) \
+                          OPERATOR(pg_catalog.-) 946684800) OPERATOR(pg_catalog.*) 1000000)::int8 \
+                 FROM reco.interactions TABLESAMPLE SYSTEM ($1) REPEATABLE ($2)",
+                None,
+                &[(percent as f32).into(), (settings.build.svd.seed as f64).into()],
+            )
+            .map(|t| column::<i64>(&t.first(), 1, INTERACTIONS, "occurred_at"))
+            .unwrap_or_else(|e| errors::spi("estimating the quality split time", e));
+        split.map(|at| (rate, settings.build.svd.seed, at))
+    };
+    MeasurementPlan {
+        holdout,
+        drift,
+        newest_interaction_id: newest,
+    }
+}
+
+/// Counted while reading: the quality hold-out, the drift windows, the data checks.
+struct Observed {
+    /// The held-out users and the split time (microseconds since 2000-01-01).
+    holdout: Option<(Holdout, i64)>,
+    drift: Option<DriftWindows>,
+    checks: DataChecks,
+    newest_interaction_id: Option<i64>,
+}
+
+#[derive(Default)]
+struct DataChecks {
+    future_interactions: i64,
+    interactions: i64,
+    shoes_without_text: i64,
+    shoes: i64,
+    users_without_history: i64,
+    users: i64,
 }
 
 /// Stage 1 after the catalogue: action weights, the log, the users' segments.
@@ -219,6 +496,8 @@ fn read_inputs(
     catalog: &[Shoe],
     settings: &RefreshSettings,
     sizes: &TableSizes,
+    plan: MeasurementPlan,
+    progress: &RefreshProgress,
 ) -> RefreshInputs {
     let shoe_pos: IdIndex = catalog
         .iter()
@@ -226,6 +505,14 @@ fn read_inputs(
         .map(|(i, s)| (s.shoe_id, i as u32))
         .collect();
     let action_weights = read_action_weights(client);
+    let mut observed = Observed {
+        holdout: plan.holdout.map(|(_, _, at)| (Holdout::default(), at)),
+        drift: plan.drift.and_then(|(last, newest)| {
+            DriftWindows::new(last, newest, catalog.len(), action_weights.len())
+        }),
+        checks: DataChecks::default(),
+        newest_interaction_id: plan.newest_interaction_id,
+    };
     let (user_ids, triplets, interaction_rows, reference_epoch) =
         timed_step("reading interactions", || {
             read_interactions(
@@ -234,8 +521,29 @@ fn read_inputs(
                 &action_weights,
                 settings.half_life_days,
                 sizes,
+                ReadMeasures {
+                    sample: plan.holdout.map(|(rate, seed, _)| (rate, seed)),
+                    observed: &mut observed,
+                    progress,
+                },
             )
         });
+    observed.checks.shoes = catalog.len() as i64;
+    observed.checks.shoes_without_text = catalog
+        .iter()
+        .filter(|s| {
+            s.description.trim().is_empty()
+                && s.material.trim().is_empty()
+                && s.color.trim().is_empty()
+        })
+        .count() as i64;
+    let users_total: i64 = client
+        .select("SELECT count(*) FROM reco.users", None, &[])
+        .and_then(|t| t.first().get_one::<i64>())
+        .unwrap_or_else(|e| errors::spi("counting users", e))
+        .unwrap_or(0);
+    observed.checks.users = users_total;
+    observed.checks.users_without_history = (users_total - user_ids.len() as i64).max(0);
     if interaction_rows == 0 {
         errors::no_data(
             "reco.refresh(): reco.interactions is empty, there is nothing to learn from",
@@ -253,41 +561,50 @@ fn read_inputs(
         action_weights,
         interaction_rows,
         reference_epoch,
+        observed,
     }
 }
 
-/// Stage 3: the version's row in reco.models (active when this transaction commits), its own
-/// tables, filled and attached as partitions, then pruning. Returns the new model id.
+/// Stage 3: the version's row in reco.models (a candidate until stage 6 decides), its own
+/// tables, filled and attached as partitions. Returns the new model id.
 fn write_model(
     client: &mut SpiClient,
     built: &Model,
     parameters: &serde_json::Value,
     interaction_rows: i64,
-    settings: &RefreshSettings,
+    last_interaction_id: Option<i64>,
+    schema: Schema,
 ) -> i64 {
     let factors = built.factors();
-    client
-        .update(
-            "UPDATE reco.models SET status = 'retired' WHERE status = 'active'",
-            None,
-            &[],
-        )
-        .unwrap_or_else(|e| errors::spi("retiring the active model", e));
-    let model_id: i64 = client
-        .update(
+    let insert = match schema {
+        Schema::Current => "INSERT INTO reco.models (status, parameters, users, shoes, interactions, factors, energy, singular_values, seconds, last_interaction_id) \
+             VALUES ('candidate', $1::jsonb, $2, $3, $4, $5, $6, $7, '{}', $8) RETURNING model_id",
+        Schema::Before040 => {
+            client
+                .update(
+                    "UPDATE reco.models SET status = 'retired' WHERE status OPERATOR(pg_catalog.=) 'active'",
+                    None,
+                    &[],
+                )
+                .unwrap_or_else(|e| errors::spi("retiring the active model", e));
             "INSERT INTO reco.models (status, parameters, users, shoes, interactions, factors, energy, singular_values, seconds) \
-             VALUES ('active', $1::jsonb, $2, $3, $4, $5, $6, $7, '{}') RETURNING model_id",
-            None,
-            &[
-                parameters.to_string().into(),
-                (built.user_ids.len() as i32).into(),
-                (built.catalog.len() as i32).into(),
-                interaction_rows.into(),
-                (factors as i32).into(),
-                built.svd.energy.into(),
-                built.svd.singular_values.clone().into(),
-            ],
-        )
+             VALUES ('active', $1::jsonb, $2, $3, $4, $5, $6, $7, '{}') RETURNING model_id"
+        }
+    };
+    let mut args: Vec<pgrx::datum::DatumWithOid> = vec![
+        parameters.to_string().into(),
+        (built.user_ids.len() as i32).into(),
+        (built.catalog.len() as i32).into(),
+        interaction_rows.into(),
+        (factors as i32).into(),
+        built.svd.energy.into(),
+        built.svd.singular_values.clone().into(),
+    ];
+    if schema == Schema::Current {
+        args.push(last_interaction_id.into());
+    }
+    let model_id: i64 = client
+        .update(insert, None, &args)
         .and_then(|t| t.first().get_one::<i64>())
         .unwrap_or_else(|e| errors::spi("inserting the model row", e))
         .expect("INSERT ... RETURNING gives a row");
@@ -319,15 +636,211 @@ fn write_model(
             )
             .unwrap_or_else(|e| errors::spi("attaching the model version's tables", e))
     });
-    timed_step("pruning", || {
-        prune_old_versions(client, settings.keep_models)
-    });
     model_id
+}
+
+/// Held-out quality of a version (stage 4).
+struct Quality {
+    /// None when no sampled user had a held-out purchase or wishlist add.
+    metrics: Option<RankingMetrics>,
+    coverage: f64,
+    users: usize,
+    held_out: u64,
+    /// The split time, microseconds since 2000-01-01.
+    split_at: i64,
+}
+
+/// Ranks every shoe for the held-out users with the version just built, as recommend() would
+/// from their history before the split (the same blend), and scores the top 10 against their
+/// held-out purchases and wishlist adds.
+fn measure_quality(
+    model: &ServingModel,
+    holdout: Holdout,
+    max_users: usize,
+    split_at: i64,
+) -> Quality {
+    const K: usize = 10;
+    let held_out = holdout.held_out;
+    let users = holdout.scored_users(max_users);
+    if users.user_ids.is_empty() {
+        return Quality {
+            metrics: None,
+            coverage: 0.0,
+            users: 0,
+            held_out,
+            split_at,
+        };
+    }
+    let rankings = offline::rank(&model.view(), &users, K, &crate::recommend::blend());
+    let per_user = users.relevant.iter().zip(&rankings).map(|(rel, ranks)| {
+        let ranked: Vec<u64> = ranks[0].iter().map(|&p| p as u64).collect();
+        let relevant: HashSet<u64> = rel.iter().map(|&p| p as u64).collect();
+        (ranked, relevant)
+    });
+    let metrics = metrics::evaluate(per_user, K);
+    let coverage = metrics::catalogue_coverage(
+        rankings.iter().flat_map(|r| r[0].iter().map(|&p| p as u64)),
+        model.shoes.len(),
+    );
+    Quality {
+        metrics: Some(metrics),
+        coverage,
+        users: users.user_ids.len(),
+        held_out,
+        split_at,
+    }
+}
+
+fn record_quality(client: &mut SpiClient, model_id: i64, q: &Quality, seconds: f64) {
+    let m = q.metrics;
+    client
+        .update(
+            "INSERT INTO reco.model_quality (model_id, ndcg_at_10, recall_at_10, hit_rate_at_10, coverage_at_10, \
+                                            users, held_out_interactions, split_at, seconds) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                     pg_catalog.to_timestamp(($8::float8 OPERATOR(pg_catalog./) 1000000) OPERATOR(pg_catalog.+) 946684800), $9)",
+            None,
+            &[
+                model_id.into(),
+                m.map(|m| m.ndcg).into(),
+                m.map(|m| m.recall).into(),
+                m.map(|m| m.hit_rate).into(),
+                m.map(|_| q.coverage).into(),
+                (q.users as i32).into(),
+                (q.held_out as i64).into(),
+                (q.split_at as f64).into(),
+                seconds.into(),
+            ],
+        )
+        .unwrap_or_else(|e| errors::spi("recording the model's quality", e));
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+fn record_drift(client: &mut SpiClient, model_id: i64, baseline: i64, measures: &[DriftMeasure]) {
+    for d in measures {
+        let band = finite(d.psi).and_then(drift::band).map(|b| b.as_str());
+        client
+            .update(
+                "INSERT INTO reco.model_drift (model_id, baseline_model_id, feature, psi, js_divergence, band, baseline_total, current_total) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                None,
+                &[
+                    model_id.into(),
+                    baseline.into(),
+                    d.feature.clone().into(),
+                    finite(d.psi).into(),
+                    finite(d.js_divergence).into(),
+                    band.into(),
+                    d.baseline_total.into(),
+                    // new_users/new_shoes: the share (NaN when the window has none).
+                    (if d.current_total.is_finite() { d.current_total } else { 0.0 }).into(),
+                ],
+            )
+            .unwrap_or_else(|e| errors::spi("recording drift", e));
+    }
+}
+
+fn record_data_checks(client: &mut SpiClient, model_id: i64, c: &DataChecks) {
+    for (name, failing, total) in [
+        ("future_interactions", c.future_interactions, c.interactions),
+        ("shoes_without_text", c.shoes_without_text, c.shoes),
+        ("users_without_history", c.users_without_history, c.users),
+    ] {
+        client
+            .update(
+                "INSERT INTO reco.model_data_checks (model_id, check_name, failing, total) VALUES ($1, $2, $3, $4)",
+                None,
+                &[model_id.into(), name.into(), failing.into(), total.into()],
+            )
+            .unwrap_or_else(|e| errors::spi("recording data checks", e));
+    }
+}
+
+/// Stage 6: activate the new version (logged), or keep it as a candidate: with `activate` false,
+/// or when the quality guard finds it worse than the active one by more than `max_quality_drop`
+/// (logged as kept_candidate). Returns the version's status.
+fn decide_activation(
+    client: &mut SpiClient,
+    model_id: i64,
+    active: &ActiveVersion,
+    activate: bool,
+    max_quality_drop: Option<f64>,
+    ndcg: Option<f64>,
+) -> String {
+    if !activate {
+        return "candidate".to_string();
+    }
+    // The nightly job marks its session (reco.schedule_refresh()), so the log can say so.
+    let scheduled = client
+        .select(
+            "SELECT pg_catalog.current_setting('application_name') OPERATOR(pg_catalog.=) 'reco-refresh (pg_cron)'",
+            None,
+            &[],
+        )
+        .and_then(|t| t.first().get_one::<bool>())
+        .unwrap_or_else(|e| errors::spi("reading application_name", e))
+        .unwrap_or(false);
+    let how = if scheduled { "scheduled" } else { "automatic" };
+    let mut reason = match ndcg {
+        Some(n) => format!("refresh: nDCG@10 {n:.4}"),
+        None => "refresh: quality not measured".to_string(),
+    };
+    if let (Some(margin), Some(active_id)) = (max_quality_drop, active.model_id) {
+        let active_ndcg: Option<f64> = client
+            .select(
+                "SELECT ndcg_at_10 FROM reco.model_quality WHERE model_id OPERATOR(pg_catalog.=) $1",
+                None,
+                &[active_id.into()],
+            )
+            .map(|t| {
+                if t.is_empty() {
+                    None
+                } else {
+                    column::<f64>(&t.first(), 1, "reco.model_quality", "ndcg_at_10")
+                }
+            })
+            .unwrap_or_else(|e| errors::spi("reading the active version's quality", e));
+        let candidate = ndcg.unwrap_or(f64::NAN);
+        let versus = match active_ndcg {
+            Some(a) => format!("{a:.4}"),
+            None => "not measured".to_string(),
+        };
+        reason = format!(
+            "{reason}, active version {active_id} {versus}, allowed drop {:.1} %",
+            margin * 100.0
+        );
+        if !quality_guard(candidate, active_ndcg.unwrap_or(f64::NAN), margin) {
+            client
+                .update(
+                    "INSERT INTO reco.model_activations (from_model_id, to_model_id, decision, how, reason) \
+                     VALUES ($1, $2, 'kept_candidate', $3, $4)",
+                    None,
+                    &[active_id.into(), model_id.into(), how.into(), reason.clone().into()],
+                )
+                .unwrap_or_else(|e| errors::spi("logging the kept candidate", e));
+            pgrx::notice!(
+                "reco.refresh(): version {model_id} kept as a candidate, version {active_id} stays active ({reason})"
+            );
+            return "candidate".to_string();
+        }
+    }
+    client
+        .update(
+            "SELECT reco.switch_active_model($1, $2, $3)",
+            None,
+            &[model_id.into(), how.into(), reason.into()],
+        )
+        .unwrap_or_else(|e| errors::spi("activating the new version", e));
+    "active".to_string()
 }
 
 fn record_seconds(client: &mut SpiClient, model_id: i64, s: &StageSeconds) {
     let seconds = serde_json::json!({
         "read": s.read, "svd": s.svd, "tfidf": s.tfidf, "write": s.write,
+        "quality": s.quality, "drift": s.drift,
     });
     client
         .update(
@@ -419,7 +932,22 @@ fn read_interactions(
     action_weights: &[(String, f64)],
     half_life_days: f64,
     sizes: &TableSizes,
+    measures: ReadMeasures,
 ) -> (Vec<i64>, Triplets, i64, f64) {
+    let ReadMeasures {
+        sample,
+        observed,
+        progress,
+    } = measures;
+    // Purchases and wishlist adds are what the quality measurement counts as hits (as
+    // reco.evaluate() does).
+    let relevant: Vec<bool> = action_weights
+        .iter()
+        .map(|(name, _)| name == "purchase" || name == "add_to_wishlist")
+        .collect();
+    // SAFETY: reads the clock.
+    let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+    let mut future: i64 = 0;
     let decay = half_life_days > 0.0;
     let reference_epoch = if decay {
         client
@@ -464,23 +992,35 @@ fn read_interactions(
     // (pass-by-value on 64-bit builds), action is text, all checked by for_each_row before the
     // first row (INTERACTION_COLUMNS). This runs once per interaction (20M on tier L), so it
     // reads the executor's values in place and makes no call into Postgres.
+    let (holdout, split_at) = match &mut observed.holdout {
+        Some((h, at)) => (Some(h), *at),
+        None => (None, i64::MAX),
+    };
+    let mut holdout = holdout;
+    let drift = &mut observed.drift;
     let mut on_row = |values: &[pg_sys::Datum], _nulls: &[bool]| {
+        let interaction_id = values[0].value() as i64;
         let user_id = values[1].value() as i64;
         let shoe_id = values[2].value() as i64;
+        // timestamptz: microseconds since 2000-01-01 UTC.
+        let at_micros = values[4].value() as i64;
+        if at_micros > now {
+            future += 1;
+        }
         // SAFETY: column 4 of READ_INTERACTIONS is the NOT NULL text column action (type
         // checked).
         let action = unsafe { text_bytes(values[3]) };
         // The log references reco.action_weights, so every action is found; a linear search of a
         // handful of names beats hashing the text.
-        let Some(&(_, mut weight)) = action_weights
+        let Some(action_index) = action_weights
             .iter()
-            .find(|(name, _)| name.as_bytes() == action)
+            .position(|(name, _)| name.as_bytes() == action)
         else {
             return;
         };
+        let mut weight = action_weights[action_index].1;
         if decay {
-            // timestamptz: microseconds since 2000-01-01 UTC.
-            let at = values[4].value() as i64 as f64 / 1e6 + POSTGRES_EPOCH_UNIX_SECONDS;
+            let at = at_micros as f64 / 1e6 + POSTGRES_EPOCH_UNIX_SECONDS;
             weight = decayed(weight, at, reference_epoch, half_life_days);
         }
         let Some(col) = shoe_pos.get(shoe_id) else {
@@ -490,8 +1030,30 @@ fn read_interactions(
             user_ids.push(user_id);
             (user_ids.len() - 1) as u32
         });
-        triplets.push(row, col, weight as f32);
         rows += 1;
+        if rows % 65_536 == 0 {
+            progress.rows_read(rows as u64);
+        }
+        if let Some(w) = drift {
+            w.count(interaction_id, col as usize, action_index, row as usize);
+        }
+        if let (Some(h), Some((rate, seed))) = (&mut holdout, sample) {
+            if quality_sampled(user_id, rate, seed) {
+                let test = at_micros >= split_at;
+                h.push(
+                    user_id,
+                    col as usize,
+                    weight as f32,
+                    relevant[action_index],
+                    test,
+                );
+                if test {
+                    // Left out of the training matrix: unseen by the version it measures.
+                    return;
+                }
+            }
+        }
+        triplets.push(row, col, weight as f32);
     };
     for_each_row(
         "reading interactions",
@@ -499,7 +1061,18 @@ fn read_interactions(
         &INTERACTION_COLUMNS,
         &mut on_row,
     );
+    progress.rows_read(rows as u64);
+    observed.checks.future_interactions = future;
+    observed.checks.interactions = rows;
     (user_ids, triplets, rows, reference_epoch)
+}
+
+/// What read_interactions() measures besides the model's inputs.
+struct ReadMeasures<'a> {
+    /// Quality sample: rate (parts per million) and seed.
+    sample: Option<(u64, u64)>,
+    observed: &'a mut Observed,
+    progress: &'a RefreshProgress,
 }
 
 /// Read the demographics of the users that have interactions and assign each matrix row to its
@@ -570,7 +1143,8 @@ fn partition(table: &str, model_id: i64) -> String {
     )
 }
 
-/// Delete the versions beyond reco.keep_models; a trigger on reco.models drops their tables.
+/// Delete the versions beyond reco.keep_models but the protected ones (pinned, active, the
+/// rollback target: reco.protected_models()); a trigger on reco.models drops their tables.
 /// Dropping a partition takes an ACCESS EXCLUSIVE lock on its parent table. Waiting for it behind
 /// a long query on the model tables would queue every backend that then loads a model behind
 /// this refresh, so the locks are only tried: if one is taken, the old versions stay until a
@@ -580,16 +1154,27 @@ fn partition(table: &str, model_id: i64) -> String {
 /// tables itself (SQL analysis, the naive benchmark) keeps a version. On a hot standby the replay
 /// of these drops waits for the same locks, and cancels their holders after
 /// max_standby_streaming_delay.
-fn prune_old_versions(client: &mut SpiClient, keep_models: i64) {
-    let doomed: Vec<i64> = client
+fn prune_old_versions(client: &mut SpiClient, keep_models: i64, schema: Schema) {
+    let versions: Vec<i64> = client
         .select(
-            "SELECT model_id FROM reco.models ORDER BY model_id DESC OFFSET $1",
+            "SELECT model_id FROM reco.models ORDER BY model_id DESC",
             None,
-            &[keep_models.into()],
+            &[],
         )
         .unwrap_or_else(|e| errors::spi("finding old models", e))
         .filter_map(|row| row.get::<i64>(1).ok().flatten())
         .collect();
+    // Before 0.4.0 nothing was protected but by age (the active version is the newest).
+    let protected: Vec<i64> = if schema == Schema::Current {
+        client
+            .select("SELECT reco.protected_models()", None, &[])
+            .and_then(|t| t.first().get_one::<Vec<i64>>())
+            .unwrap_or_else(|e| errors::spi("finding the protected versions", e))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let doomed = versions_to_prune(&versions, keep_models as usize, &protected);
     if doomed.is_empty() {
         return;
     }

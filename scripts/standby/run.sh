@@ -165,6 +165,8 @@ SETTINGS=(
   "max_standby_streaming_delay = ${DELAY}s"
   "log_recovery_conflict_waits = on"
   "log_lock_waits = on"
+  # Serving statistics in shared memory (reco.serving_stats): counted on the standby too.
+  "shared_preload_libraries = 'reco'"
 )
 echo "== primary: $PDATA on 127.0.0.1:$PPORT =="
 sudo -u postgres "$SERVER_BIN/initdb" -D "$PDATA" -A trust -U postgres >/dev/null
@@ -425,6 +427,11 @@ sm=$("${PSQL_S[@]}" -At -c "SELECT model_id FROM reco.models WHERE status = 'act
 sn=$("${PSQL_S[@]}" -At -c "SELECT count(*) FROM reco.recommend(3, 10)")
 say "active model: primary $pm, standby $sm (recommend(3, 10) on the standby: $sn rows)"
 [ "$pm" = "$sm" ] && [ "$sn" -gt 0 ] || { say "FAIL: the standby does not serve the primary's active model"; FAIL=1; }
+# Serving statistics live in shared memory, so the read-only standby counts its own calls.
+stats=$("${PSQL_S[@]}" -At -c "SELECT coalesce(sum(calls), 0) || ' ' || coalesce(sum(errors), 0) || ' ' || coalesce(round(max(p99_ms)::numeric, 2)::text, '-') FROM reco.serving_stats WHERE function = 'recommend' AND datname = current_database()")
+read -r st_calls st_errors st_p99 <<< "$stats"
+say "serving statistics on the standby: recommend calls $st_calls, errors $st_errors, p99 (histogram) $st_p99 ms"
+[ "$st_calls" -gt 0 ] || { say "FAIL: the standby's reco.serving_stats counted no recommend() call"; FAIL=1; }
 versions=$("${PSQL_P[@]}" -At -c "SELECT count(*) || ' versions kept (' || string_agg(model_id::text, ',' ORDER BY model_id) || ')' FROM reco.models")
 kept1=0; kept2=0
 for r in $(seq 1 "$RN"); do

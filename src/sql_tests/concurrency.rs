@@ -96,13 +96,20 @@ mod tests {
         );
         Spi::run("SELECT dblink_exec('reader', 'COMMIT')").unwrap();
         let fourth = remote_i64("writer", "SELECT model_id FROM reco.refresh()");
-        assert_eq!(remote_i64("writer", "SELECT count(*) FROM reco.models"), 1);
+        // keep_models = 1: the active version and the one rollback() would return to stay.
+        assert_eq!(
+            remote_text(
+                "writer",
+                "SELECT string_agg(model_id::text, ',' ORDER BY model_id) FROM reco.models"
+            ),
+            format!("{third},{fourth}")
+        );
         assert_eq!(
             remote_i64(
                 "writer",
                 "SELECT count(*) FROM pg_inherits WHERE inhparent = 'reco.model_users'::regclass"
             ),
-            1
+            2
         );
         assert_eq!(
             remote_i64(

@@ -12,6 +12,7 @@ mod dump_restore;
 mod evaluate;
 mod experiments;
 mod itemknn;
+mod lifecycle;
 mod odd_schemas;
 mod recommend;
 mod refresh;

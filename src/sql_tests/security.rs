@@ -434,6 +434,17 @@ mod tests {
             "SELECT count(*) FROM reco.events".to_string(),
             "SELECT count(*) FROM reco.ratings".to_string(),
             "UPDATE reco.experiments SET status = 'stopped'".to_string(),
+            "SELECT * FROM reco.refresh(activate => false)".to_string(),
+            "SELECT reco.activate(1)".to_string(),
+            "SELECT reco.rollback()".to_string(),
+            "SELECT reco.pin_model(1)".to_string(),
+            "SELECT reco.unpin_model(1)".to_string(),
+            "SELECT reco.reset_serving_stats()".to_string(),
+            "SELECT * FROM reco.serving_stats".to_string(),
+            "SELECT * FROM reco.health".to_string(),
+            "SELECT count(*) FROM reco.model_activations".to_string(),
+            "SELECT count(*) FROM reco.model_quality".to_string(),
+            "SELECT count(*) FROM reco.model_drift".to_string(),
         ] {
             let got = remote_try_sql(&name, &q);
             assert!(got.starts_with("42501"), "{q}: {got}");
@@ -456,7 +467,7 @@ mod tests {
             &name,
             &format!(
                 "GRANT USAGE ON SCHEMA reco TO {other};
-                 GRANT EXECUTE ON FUNCTION reco.schedule_refresh(text), reco.unschedule_refresh(),
+                 GRANT EXECUTE ON FUNCTION reco.schedule_refresh(text, double precision), reco.unschedule_refresh(),
                      reco.require_extension_owner(text) TO {other};
                  SET ROLE {other}"
             ),

@@ -716,7 +716,7 @@ mod tests {
         for f in [
             "reco.due_services(date)",
             "reco.mark_service_sent(bigint, bigint, date, text, date)",
-            "reco.schedule_refresh(text)",
+            "reco.schedule_refresh(text, double precision)",
             "reco.unschedule_refresh()",
             "reco.rebuild_service_periods(bigint[])",
         ] {
@@ -914,7 +914,10 @@ mod tests {
         "SELECT format('%s|%s|%s|%s', jobname, schedule, command, database = current_database()) FROM cron.job WHERE jobid = {job}"
     ))
     .unwrap();
-        assert_eq!(row, "reco-refresh|*/5 * * * *|SELECT reco.refresh()|t");
+        assert_eq!(
+            row,
+            "reco-refresh|*/5 * * * *|SET application_name = 'reco-refresh (pg_cron)'; SELECT reco.refresh(max_quality_drop => NULL)|t"
+        );
         // Scheduling again updates the same job.
         assert_eq!(one_i64("SELECT reco.schedule_refresh()"), job);
         assert_eq!(
@@ -930,6 +933,12 @@ mod tests {
             one_text(&format!("SELECT command FROM cron.job WHERE jobid = {job}")).unwrap();
         Spi::run(&command).unwrap();
         assert_eq!(one_i64("SELECT count(*) FROM reco.models"), before + 1);
+        // The job's activation is logged as scheduled (a direct call's as automatic).
+        assert_eq!(
+            one_text("SELECT how FROM reco.model_activations ORDER BY activation_id DESC LIMIT 1")
+                .unwrap(),
+            "scheduled"
+        );
         assert_eq!(
         one_i64("SELECT count(*) FROM reco.models WHERE status = 'active' AND model_id = (SELECT max(model_id) FROM reco.models)"),
         1

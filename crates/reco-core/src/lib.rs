@@ -21,6 +21,7 @@
 //! * [`lifecycle`] — model versions: pruning with protected versions, the quality guard, and the
 //!   comparison of two versions' lists (Jaccard, coverage, concentration, Gini).
 //! * [`drift`] — PSI and Jensen–Shannon divergence between a baseline and a current window.
+//! * [`monitor`] — what refresh() measures while it reads: the quality hold-out, drift windows.
 //! * [`serving_stats`] — serving counters and the log-spaced latency histogram kept in shared
 //!   memory.
 
@@ -33,6 +34,7 @@ mod linalg;
 pub mod matrix;
 pub mod metrics;
 pub mod model;
+pub mod monitor;
 pub mod offline;
 pub mod rng;
 pub mod scoring;
