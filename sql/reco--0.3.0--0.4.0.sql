@@ -799,7 +799,8 @@ $fn$;
 REVOKE ALL ON FUNCTION reco.model_drift_history() FROM PUBLIC;
 COMMENT ON FUNCTION reco.model_drift_history() IS 'Dashboard: the drift each refresh() measured against the version active before it (reco.model_drift), newest first.';
 
--- Health in one cheap call: the extension version and the active model.
+-- Health: the extension version, the active model, and the row of reco.health (quality, the last
+-- refresh and activation, drift flags, data checks, serving error rate).
 CREATE FUNCTION reco.dashboard_health()
 RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER
@@ -811,24 +812,25 @@ AS $fn$
         'active_model_created_at', m.created_at,
         'active_model_age_seconds', pg_catalog.date_part('epoch', pg_catalog.now() OPERATOR(pg_catalog.-) m.created_at),
         'model_versions', (SELECT pg_catalog.count(*) FROM reco.models),
+        'health', (SELECT pg_catalog.to_jsonb(h) FROM reco.health h),
         'server_time', pg_catalog.now())
     FROM (SELECT 1) one
     LEFT JOIN reco.models m ON m.status OPERATOR(pg_catalog.=) 'active'
 $fn$;
 REVOKE ALL ON FUNCTION reco.dashboard_health() FROM PUBLIC;
-COMMENT ON FUNCTION reco.dashboard_health() IS 'Dashboard and HTTP API: reco''s version and the active model (id, build time, age), for a health check.';
+COMMENT ON FUNCTION reco.dashboard_health() IS 'Dashboard and HTTP API: reco''s version, the active model (id, build time, age, number of versions) and the row of reco.health, as JSON.';
 
 -- The dashboard's admin refreshes the model as the owner: refresh() creates and attaches
 -- tables, which only the owner may (granting EXECUTE on reco.refresh() alone would fail).
-CREATE FUNCTION reco.dashboard_refresh()
+CREATE FUNCTION reco.dashboard_refresh(activate boolean DEFAULT true, max_quality_drop double precision DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT pg_catalog.to_jsonb(r) FROM reco.refresh() r
+    SELECT pg_catalog.to_jsonb(r) FROM reco.refresh(activate, max_quality_drop) r
 $fn$;
-REVOKE ALL ON FUNCTION reco.dashboard_refresh() FROM PUBLIC;
-COMMENT ON FUNCTION reco.dashboard_refresh() IS 'Dashboard: runs reco.refresh() as the owner of reco and returns its row as JSON.';
+REVOKE ALL ON FUNCTION reco.dashboard_refresh(boolean, double precision) FROM PUBLIC;
+COMMENT ON FUNCTION reco.dashboard_refresh(boolean, double precision) IS 'Dashboard: runs reco.refresh(activate, max_quality_drop) as the owner of reco and returns its row as JSON.';
 
 -- reco.activate() and reco.rollback() are the owner's (require_extension_owner): the dashboard's
 -- admin calls them through these, as the owner; reco.model_activations still records the
@@ -863,7 +865,7 @@ AS $fn$
 DECLARE
     result jsonb;
 BEGIN
-    SELECT pg_catalog.coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s)), '[]'::jsonb) INTO result
+    SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s)), '[]'::jsonb) INTO result
     FROM reco.serving_stats s
     WHERE s.datid IS NULL OR s.datid OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database());
     RETURN result;
@@ -898,7 +900,7 @@ AS $fn$
         'reco.model_drift_history()',
         'reco.dashboard_health()',
         'reco.dashboard_serving_stats()',
-        'reco.dashboard_refresh()',
+        'reco.dashboard_refresh(boolean, double precision)',
         'reco.dashboard_activate(bigint, text)',
         'reco.dashboard_rollback(text)',
         'reco.create_experiment(text, jsonb, text, double precision)',

@@ -71,7 +71,8 @@ echo "== reco-web tests: building reco-web and its tests =="
 cargo build -p reco-web --tests --bins --quiet
 
 echo "== throwaway cluster from $PKG =="
-web_cluster_start "$PKG" "$DIR"
+# Preloaded, so reco.serving_stats counts (and the health view has serving numbers).
+web_cluster_start "$PKG" "$DIR" "shared_preload_libraries = 'reco'"
 echo "   127.0.0.1:$PGPORT_WEB, socket in $DIR"
 web_load_shop "$ROOT" "$DB"
 web_psql "$DB" -At -c "SELECT model_id FROM reco.refresh()" -c "SELECT count(*) FROM reco.evaluate()" >/dev/null

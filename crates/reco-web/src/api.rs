@@ -712,14 +712,34 @@ pub async fn model_drift(State(st): State<AppState>) -> ApiResult {
     db::json(&st.pool, crate::sql::DRIFT, &[]).await.map(Json)
 }
 
-/// Builds a new model version (reco.refresh() with its defaults, as the owner, through
-/// reco.dashboard_refresh()): it is activated unless refresh()'s quality guard keeps it a candidate.
-#[utoipa::path(post, path = "/api/models/refresh", tag = "models", security(("bearer" = [])),
-    responses((status = 200, description = "refresh()'s row", body = Object), (status = 401, body = ErrorBody),
+/// What POST /api/models/refresh takes (all optional; no body = refresh()'s defaults).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // documentation only: the body is passed to SQL as JSON
+pub struct RefreshRequest {
+    /// Activate the new version (default true); false keeps it a candidate.
+    activate: Option<bool>,
+    /// refresh()'s quality guard: keep the new version a candidate when its held-out nDCG@10 is
+    /// more than this share below the active version's (e.g. 0.05).
+    max_quality_drop: Option<f64>,
+}
+
+/// Builds a new model version (reco.refresh(activate, max_quality_drop) as the owner, through
+/// reco.dashboard_refresh()).
+#[utoipa::path(post, path = "/api/models/refresh", tag = "models", security(("bearer" = [])), request_body = RefreshRequest,
+    responses((status = 200, description = "refresh()'s row (model_id, status, ndcg_at_10, seconds, ...)", body = Object), (status = 401, body = ErrorBody),
               (status = 404, description = "No interactions (P0002)", body = ErrorBody),
               (status = 503, description = "Over reco.refresh_memory_limit (53200)", body = ErrorBody)))]
-pub async fn refresh(State(st): State<AppState>) -> ApiResult {
-    db::json(&st.pool, crate::sql::REFRESH, &[]).await.map(Json)
+pub async fn refresh(State(st): State<AppState>, b: Bytes) -> ApiResult {
+    let body: Value = optional_body::<Option<Value>>(&b)?.unwrap_or_else(|| json!({}));
+    if !body.is_object() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "the request body must be a JSON object",
+        ));
+    }
+    db::json(&st.pool, crate::sql::REFRESH, &[&body])
+        .await
+        .map(Json)
 }
 
 /// Serves a kept version (reco.activate(model_id, reason), as the owner).

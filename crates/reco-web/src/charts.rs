@@ -26,10 +26,10 @@ pub struct LineChart<'a> {
 const COLOURS: [&str; 6] = [
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
 ];
-const W: f64 = 760.0;
+const W: f64 = 800.0;
 const H: f64 = 380.0;
 const LEFT: f64 = 80.0;
-const RIGHT: f64 = 170.0;
+const RIGHT: f64 = 200.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 70.0;
 

@@ -87,6 +87,15 @@ fn num(v: &Value, digits: usize) -> String {
         .unwrap_or_default()
 }
 
+/// A count as an integer, a share (below 1) with 3 decimals: drift totals are either.
+fn amount(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) if x.abs() < 1.0 => format!("{x:.3}"),
+        Some(x) => format!("{x:.0}"),
+        None => String::new(),
+    }
+}
+
 fn pct(v: &Value) -> String {
     v.as_f64()
         .map(|x| format!("{:.1}%", x * 100.0))
@@ -528,9 +537,9 @@ async fn models(State(st): State<AppState>) -> Response {
     for q in arr(&quality) {
         if let (Some(id), Some(v)) = (q["model_id"].as_i64(), q["ndcg_at_k"].as_f64()) {
             let name = if q["source"] == "refresh" {
-                "refresh held-out (hybrid)".to_string()
+                "refresh (held-out)".to_string()
             } else {
-                format!("evaluate(): {}", t(&q["method"]))
+                format!("evaluate: {}", t(&q["method"]))
             };
             by_series.entry(name).or_default().push((id as f64, v));
             if !ids.contains(&id) {
@@ -602,7 +611,7 @@ async fn models(State(st): State<AppState>) -> Response {
                     tr { th { "feature" } th { "PSI" } th { "JS divergence" } th { "band" } th { "baseline" } th { "since" } }
                     @for d in arr(&drift).iter().filter(|d| d["model_id"] == latest_drift) {
                         tr { td { (t(&d["feature"])) } td.num { (num(&d["psi"], 3)) } td.num { (num(&d["js_divergence"], 3)) }
-                             td { (t(&d["band"])) } td.num { (num(&d["baseline_total"], 0)) } td.num { (num(&d["current_total"], 3)) } }
+                             td { (t(&d["band"])) } td.num { (amount(&d["baseline_total"])) } td.num { (amount(&d["current_total"])) } }
                     }
                 }
             }
@@ -654,7 +663,7 @@ async fn admin(
 }
 
 async fn refresh(State(st): State<AppState>, Form(f): Form<AdminForm>) -> Response {
-    admin(st, f, crate::sql::REFRESH, &[]).await
+    admin(st, f, crate::sql::REFRESH, &[&serde_json::json!({})]).await
 }
 
 async fn rollback(State(st): State<AppState>, Form(f): Form<AdminForm>) -> Response {

@@ -126,12 +126,14 @@ pub const DRIFT: &str =
 
 /// refresh(), activate(), rollback() are the owner's: reco-web calls them through the
 /// dashboard's SECURITY DEFINER wrappers (sql/reco--0.3.0--0.4.0.sql, "web dashboard").
-pub const REFRESH: &str = "SELECT reco.dashboard_refresh()";
+pub const REFRESH: &str = "
+SELECT reco.dashboard_refresh(coalesce((j->>'activate')::boolean, true), (j->>'max_quality_drop')::float8)
+FROM (SELECT $1::jsonb AS j) b";
 pub const ACTIVATE: &str = "SELECT reco.dashboard_activate($1::text::bigint, $2::text)";
 pub const ROLLBACK: &str = "SELECT reco.dashboard_rollback($1::text)";
 
 pub const HEALTH: &str = "SELECT reco.dashboard_health()";
 
-/// reco 0.4.0's serving statistics view; 42P01 (so 501) until the database has it.
-pub const SERVING_STATS: &str =
-    "SELECT coalesce(jsonb_agg(to_jsonb(s)), '[]'::jsonb) FROM reco.serving_stats s";
+/// This database's rows of reco.serving_stats (through a SECURITY DEFINER function: the view
+/// reads shared memory through an internal function); 42P01, so 501, on a reco without it.
+pub const SERVING_STATS: &str = "SELECT reco.dashboard_serving_stats()";

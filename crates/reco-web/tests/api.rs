@@ -473,6 +473,10 @@ fn models_health_metrics() {
     assert_eq!(h["status"], "ok");
     assert!(h["database"]["active_model_id"].is_i64(), "{h}");
     assert!(h["database"]["extension_version"].is_string());
+    assert!(
+        h["database"]["health"].is_object(),
+        "reco.health's row: {h}"
+    );
 
     let m = get(&format!("{base}/api/metrics/serving")).json();
     assert!(m["http"]["requests"].as_i64().unwrap() > 0);
@@ -487,26 +491,36 @@ fn refresh_activate_rollback() {
     let Some(base) = env_url("RECO_WEB_URL") else {
         return;
     };
-    let before = get(&format!("{base}/api/models")).json()[0]["model_id"]
-        .as_i64()
-        .unwrap();
-    let r = post(&format!("{base}/api/models/refresh"), "");
-    assert_eq!(r.status, 200, "{}", r.body);
-    let id = r.json()["model_id"].as_i64().unwrap();
-    assert!(id > before);
     let active =
         || get(&format!("{base}/api/health")).json()["database"]["active_model_id"].clone();
-    assert_eq!(active(), id);
-    // Back to the version before, by hand, with a reason; then rollback returns to the new one.
+    let before = active().as_i64().expect("an active model");
+    // A candidate: built and measured, not served.
     let r = post(
-        &format!("{base}/api/models/{before}/activate"),
+        &format!("{base}/api/models/refresh"),
+        r#"{"activate": false}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    let id = v["model_id"].as_i64().unwrap();
+    assert!(id > before);
+    assert_eq!(v["status"], "candidate", "{v}");
+    assert_eq!(active(), before);
+    let models = get(&format!("{base}/api/models")).json();
+    assert!(models
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["model_id"] == id && m["status"] == "candidate"));
+    // Serve it, by hand, with a reason; then roll back to the one before.
+    let r = post(
+        &format!("{base}/api/models/{id}/activate"),
         r#"{"reason": "api test"}"#,
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json()["previous_model_id"], id);
-    assert_eq!(active(), before);
+    assert_eq!(r.json()["previous_model_id"], before);
+    assert_eq!(active(), id);
     assert_error(
-        &post(&format!("{base}/api/models/{before}/activate"), ""),
+        &post(&format!("{base}/api/models/{id}/activate"), ""),
         409,
         Some("55000"),
     );
@@ -520,29 +534,35 @@ fn refresh_activate_rollback() {
         400,
         Some("22P02"),
     );
+    assert_error(
+        &post(&format!("{base}/api/models/refresh"), "[1]"),
+        400,
+        None,
+    );
     let log = get(&format!("{base}/api/models/history")).json();
     let last = &log.as_array().unwrap()[0];
-    assert_eq!(last["to_model_id"], before);
+    assert_eq!(last["to_model_id"], id);
     assert_eq!(last["reason"], "api test");
     assert_eq!(last["by_role"], "reco_web");
     let r = post(
         &format!("{base}/api/models/rollback"),
         r#"{"reason": "api test rollback"}"#,
     );
-    // reco.rollback() of commit c90b71a calls pg_catalog.coalesce(), which does not exist
-    // (COALESCE is syntax): every call fails with 42883 until sql/reco--0.3.0--0.4.0.sql is fixed.
-    if r.status == 501 && r.body.contains("pg_catalog.coalesce") {
-        eprintln!(
-            "KNOWN BUG (not reco-web's): reco.rollback() fails: {}",
-            r.body
-        );
-        return;
-    }
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json()["model_id"], id);
-    assert_eq!(active(), id);
+    assert_eq!(r.json()["model_id"], before);
+    assert_eq!(active(), before);
     let log = get(&format!("{base}/api/models/history")).json();
+    assert_eq!(log[0]["to_model_id"], before);
     assert_eq!(log[0]["reason"], "api test rollback");
+    // refresh() measured the candidate's held-out quality.
+    let q = get(&format!("{base}/api/models/quality")).json();
+    assert!(
+        q.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["model_id"] == id && e["source"] == "refresh"),
+        "{q}"
+    );
 }
 
 #[test]
