@@ -24,7 +24,7 @@ table{border-collapse:collapse;background:#fff;margin:.4em 0}th,td{border:1px so
 th{background:#eef2f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .note{color:#666}.error{background:#fde8e8;border:1px solid #e0a0a0;padding:.8em}
 .verdict-better{color:#17803d;font-weight:bold}.verdict-worse{color:#b42318;font-weight:bold}
-form.inline{display:inline}input,button{font-size:1em;padding:.2em .4em}
+form.inline{display:inline}td.date{white-space:nowrap}input,button{font-size:1em;padding:.2em .4em}
 ";
 
 fn layout(title: &str, content: Markup) -> Markup {
@@ -250,9 +250,9 @@ async fn user(
                 tr { th { "age" } td { (t(&p["age"])) } }
                 tr { th { "gender" } td { (t(&p["gender"])) } }
                 tr { th { "primary usage" } td { (t(&p["primary_usage"])) } }
-                tr { th { "customer since" } td { (ts(&p["created_at"])) } }
+                tr { th { "customer since" } td.date { (ts(&p["created_at"])) } }
                 tr { th { "views / wishlist adds / purchases" } td { (t(&p["views"])) " / " (t(&p["wishlist_adds"])) " / " (t(&p["purchases"])) } }
-                tr { th { "last seen" } td { (ts(&p["last_seen"])) } }
+                tr { th { "last seen" } td.date { (ts(&p["last_seen"])) } }
             }
             h2 { "Recommendations" }
             table id="recommendations" {
@@ -278,7 +278,7 @@ async fn user(
             table id="history" {
                 tr { th { "when (UTC)" } th { "action" } th { "shoe" } th { "brand" } th { "type" } }
                 @for h in arr(&details["history"]) {
-                    tr { td { (ts(&h["occurred_at"])) } td { (t(&h["action"])) } td { (shoe_link(&h["shoe_id"], &h["name"])) } td { (t(&h["brand"])) } td { (t(&h["type"])) } }
+                    tr { td.date { (ts(&h["occurred_at"])) } td { (t(&h["action"])) } td { (shoe_link(&h["shoe_id"], &h["name"])) } td { (t(&h["brand"])) } td { (t(&h["type"])) } }
                 }
             }
         },
@@ -296,7 +296,7 @@ fn services_table(rows: &Value, with_user: bool) -> Markup {
                 tr {
                     @if with_user { td { a href={"/users/" (t(&s["user_id"]))} { (t(&s["user_id"])) } } }
                     td { (t(&s["service"])) } td { (shoe_link(&s["shoe_id"], &s["shoe_name"])) }
-                    td { (t(&s["purchased_on"])) } td { (t(&s["due_on"])) } td { (t(&s["message"])) }
+                    td.date { (t(&s["purchased_on"])) } td.date { (t(&s["due_on"])) } td { (t(&s["message"])) }
                     td { @for id in arr(&s["suggestions"]) { a href={"/shoes/" (t(id))} { (t(id)) } " " } }
                 }
             }
@@ -388,7 +388,7 @@ async fn experiments(State(st): State<AppState>) -> Response {
                             td { a href={"/experiments/" (t(&e["name"]))} { (t(&e["name"])) } }
                             td { (t(&e["placement"])) } td { (t(&e["status"])) }
                             td { @for a in arr(&e["arms"]) { (t(&a["name"])) " (" (t(&a["strategy"])) ", " (t(&a["weight"])) ") " } }
-                            td { (ts(&e["created_at"])) } td { (ts(&e["started_at"])) } td { (ts(&e["stopped_at"])) }
+                            td.date { (ts(&e["created_at"])) } td.date { (ts(&e["started_at"])) } td.date { (ts(&e["stopped_at"])) }
                         }
                     }
                 }
@@ -574,7 +574,7 @@ async fn models(State(st): State<AppState>) -> Response {
                      th { "factors" } th { "energy" } th { "read / SVD / write s" } th { "admin" } }
                 @for m in arr(&versions) {
                     tr {
-                        td.num { (t(&m["model_id"])) } td { (ts(&m["created_at"])) } td { (t(&m["status"])) }
+                        td.num { (t(&m["model_id"])) } td.date { (ts(&m["created_at"])) } td { (t(&m["status"])) }
                         td { @if m["pinned"].as_bool() == Some(true) { "yes" } }
                         td.num { (t(&m["users"])) } td.num { (t(&m["shoes"])) } td.num { (t(&m["interactions"])) }
                         td.num { (t(&m["factors"])) } td.num { (num(&m["energy"], 3)) }
@@ -621,7 +621,7 @@ async fn models(State(st): State<AppState>) -> Response {
                 table id="activations" {
                     tr { th { "when (UTC)" } th { "from" } th { "to" } th { "decision" } th { "how" } th { "by" } th { "reason" } }
                     @for a in arr(&log) {
-                        tr { td { (ts(&a["at"])) } td.num { (t(&a["from_model_id"])) } td.num { (t(&a["to_model_id"])) }
+                        tr { td.date { (ts(&a["at"])) } td.num { (t(&a["from_model_id"])) } td.num { (t(&a["to_model_id"])) }
                              td { (t(&a["decision"])) } td { (t(&a["how"])) } td { (t(&a["by_role"])) } td { (t(&a["reason"])) } }
                     }
                 }
