@@ -13,6 +13,7 @@
 # --release. Private cluster as scripts/web/test.sh (scripts/web/cluster.sh), removed on exit;
 # results in $RECO_WEB_BENCH_DIR/results-<UTC>/ (default /tmp/reco-web-bench).
 # Environment: RECO_WEB_BENCH_SECONDS (30 per measurement), RECO_WEB_BENCH_WARMUP (5),
+# RECO_WEB_BENCH_ROUNDS (2: each round runs (a), (b) and wrk once),
 # RECO_WEB_BENCH_FACTORS (64, as scripts/bench/run.sh, so the numbers compare with its runs).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -26,6 +27,7 @@ DIR=${RECO_WEB_BENCH_DIR:-/tmp/reco-web-bench}
 SECS=${RECO_WEB_BENCH_SECONDS:-30}
 WARMUP=${RECO_WEB_BENCH_WARMUP:-5}
 FACTORS=${RECO_WEB_BENCH_FACTORS:-64}
+ROUNDS=${RECO_WEB_BENCH_ROUNDS:-2}
 DB=reco_web_bench
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RES="$DIR/results-$STAMP"
@@ -85,16 +87,20 @@ chmod -R a+rX "$RES"
 cp scripts/bench/recommend.sql scripts/web/recommend_http.sql "$RES"/
 chown -R postgres "$RES"
 
-echo "-- 2 clients each, uid random 1..$MAX_UID, $SECS s after $WARMUP s of warm-up --" | tee -a "$SUM"
-echo "uptime before pgbench: $(uptime)" | tee -a "$SUM"
-pgb sql_recommend "$RES/recommend.sql" reco_web
-pgb sql_http_statement "$RES/recommend_http.sql" reco_web
-echo "uptime before wrk: $(uptime)" | tee -a "$SUM"
-RECO_MAX_UID="$MAX_UID" wrk -t 2 -c 2 -d "${WARMUP}s" -s scripts/web/users.lua "$URL" > "$RES/wrk_warmup.txt"
-RECO_MAX_UID="$MAX_UID" wrk -t 2 -c 2 -d "${SECS}s" --latency -s scripts/web/users.lua "$URL" | tee "$RES/wrk.txt"
-NON2XX=$(awk '/Non-2xx/ {print $NF}' "$RES/wrk.txt")
+echo "-- 2 clients each, uid random 1..$MAX_UID, $SECS s after $WARMUP s of warm-up; $ROUNDS rounds of (a), (b), wrk --" | tee -a "$SUM"
+# Rounds alternate the three measurements, so a change of the machine's load (other people's
+# builds) shows up as a difference between rounds rather than between the measurements.
+for r in $(seq 1 "$ROUNDS"); do
+  echo "round $r, uptime: $(uptime)" | tee -a "$SUM"
+  pgb "sql_recommend_r$r" "$RES/recommend.sql" reco_web
+  pgb "sql_http_statement_r$r" "$RES/recommend_http.sql" reco_web
+  RECO_MAX_UID="$MAX_UID" wrk -t 2 -c 2 -d "${WARMUP}s" -s scripts/web/users.lua "$URL" > "$RES/wrk_warmup_r$r.txt"
+  RECO_MAX_UID="$MAX_UID" wrk -t 2 -c 2 -d "${SECS}s" --latency -s scripts/web/users.lua "$URL" > "$RES/wrk_r$r.txt"
+  W="$RES/wrk_r$r.txt"
+  NON2XX=$(awk '/Non-2xx/ {print $NF}' "$W")
+  echo "wrk_r$r GET /api/recommendations/{uid}: $(awk '/Requests\/sec/ {print $2}' "$W") req/s, latency p50 $(awk '$1 == "50%" {print $2}' "$W"), p90 $(awk '$1 == "90%" {print $2}' "$W"), p99 $(awk '$1 == "99%" {print $2}' "$W"); non-2xx responses: ${NON2XX:-0}" | tee -a "$SUM"
+done
 {
-  echo "wrk GET /api/recommendations/{uid}: $(awk '/Requests\/sec/ {print $2}' "$RES/wrk.txt") req/s, latency p50 $(awk '$1 == "50%" {print $2}' "$RES/wrk.txt"), p90 $(awk '$1 == "90%" {print $2}' "$RES/wrk.txt"), p99 $(awk '$1 == "99%" {print $2}' "$RES/wrk.txt"); non-2xx responses: ${NON2XX:-0}"
   echo "uptime at the end: $(uptime)"
   echo "results: $RES"
 } | tee -a "$SUM"
