@@ -640,3 +640,82 @@ fn least_privilege_no_token_and_rate_limit() {
     // Health is not rate limited.
     assert_eq!(get(&format!("{base}/api/health")).status, 200);
 }
+
+/// The dashboard is plain server-rendered HTML: no script anywhere, and every page has its
+/// content in the HTML itself (what a browser without JavaScript shows).
+#[test]
+fn pages_render_without_javascript() {
+    let Some(base) = env_url("RECO_WEB_URL") else {
+        return;
+    };
+    let exp = std::env::var("RECO_WEB_EXPERIMENT").unwrap_or_else(|_| "web-test".into());
+    for (path, needles) in [
+        ("/", vec!["user-search"]),
+        ("/users?q=hiking", vec!["id=\"users\"", "href=\"/users/"]),
+        (
+            "/users/7",
+            vec![
+                "id=\"profile\"",
+                "id=\"recommendations\"",
+                "id=\"history\"",
+                "Due services",
+            ],
+        ),
+        ("/shoes/42", vec!["id=\"shoe\"", "id=\"similar\""]),
+        (
+            "/services?date=2025-01-15",
+            vec!["id=\"services\"", "2025-01-15"],
+        ),
+        ("/experiments", vec!["id=\"experiments\""]),
+        (
+            &format!("/experiments/{exp}") as &str,
+            vec![
+                "id=\"results\"",
+                "<svg id=\"timeline-chart\"",
+                "class=\"legend\"",
+            ],
+        ),
+        (
+            "/models",
+            vec![
+                "id=\"models\"",
+                "<svg id=\"quality-chart\"",
+                "action=\"/models/rollback\"",
+            ],
+        ),
+    ] {
+        let r = get(&format!("{base}{path}"));
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        assert!(
+            r.header("content-type")
+                .unwrap_or("")
+                .starts_with("text/html"),
+            "{path}"
+        );
+        assert!(!r.body.contains("<script"), "{path} has a script");
+        for n in needles {
+            assert!(r.body.contains(n), "{path} lacks {n}");
+        }
+    }
+    let user = get(&format!("{base}/users/7")).body;
+    assert_eq!(user.matches("<tr class=\"rec\">").count(), 10);
+    assert_eq!(
+        get(&format!("{base}/shoes/42"))
+            .body
+            .matches("<tr class=\"similar\">")
+            .count(),
+        10
+    );
+    // Errors are pages too, with the status and PostgreSQL's message.
+    let r = get(&format!("{base}/users/987654321"));
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("does not exist") && r.body.contains("P0002"));
+    // Admin forms: a wrong token is refused before anything runs.
+    let r = request(
+        "POST",
+        &format!("{base}/models/refresh"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some("token=wrong"),
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+}
