@@ -51,6 +51,26 @@ CREATE EXTENSION pg_cron;
 SELECT schedule_refresh() AS job_id;
 SELECT jobname, schedule, command FROM cron.job;
 SELECT unschedule_refresh();
+-- Model lifecycle: a candidate built with fewer factors, compared with the active version,
+-- activated by hand, rolled back; every change is logged (README "Model lifecycle and monitoring").
+SET reco.factors = 4;
+SELECT model_id, status, round(ndcg_at_10::numeric, 4) AS ndcg_at_10,
+       round(quality_seconds::numeric, 3) AS quality_s FROM refresh(activate => false);
+RESET reco.factors;
+SELECT model_id, status, pinned, factors FROM models ORDER BY model_id;
+SELECT users, round(ndcg_a::numeric, 4) AS ndcg_a, round(ndcg_b::numeric, 4) AS ndcg_b,
+       round(mean_jaccard::numeric, 3) AS jaccard, round(list_coverage_a::numeric, 3) AS cov_a,
+       round(list_coverage_b::numeric, 3) AS cov_b, round(gini_a::numeric, 3) AS gini_a,
+       round(gini_b::numeric, 3) AS gini_b
+FROM compare_models(1, 2, 200);
+SELECT activate(2, 'demo: try the small model');
+SELECT rollback();
+SELECT activation_id, from_model_id, to_model_id, decision, how, reason FROM model_activations ORDER BY activation_id;
+SELECT model_id, users, round(ndcg_at_10::numeric, 4) AS ndcg_at_10, round(recall_at_10::numeric, 4) AS recall_at_10,
+       round(coverage_at_10::numeric, 3) AS coverage, status, was_active FROM quality_history ORDER BY model_id;
+SELECT function, model_id, calls, errors, cold_start, anonymous, rows, round(p50_ms::numeric, 2) AS p50_ms, note
+FROM serving_stats WHERE datname = current_database() OR datname IS NULL ORDER BY function, model_id;
+SELECT active_model_id, last_refresh_model_id, last_refresh_status, last_activation, serving_calls FROM health;
 -- A/B test: popularity (what a shop shows without personalisation) vs reco's hybrid, 50/50.
 -- scripts/demo.sh then sends simulated shoppers through reco.serve() and reco.log_event()
 -- (scripts/simulate.sh) and prints experiment_results(). Planned to detect a 100% lift of user

@@ -193,21 +193,11 @@ pub fn version(client: &SpiClient, model_id: i64) -> Rc<Cache> {
         }
     }
     OTHER_VERSION.with(|c| *c.borrow_mut() = None);
-    let exists = client
-        .select(
-            "SELECT count(*) FROM reco.models WHERE model_id OPERATOR(pg_catalog.=) $1",
-            None,
-            &[model_id.into()],
-        )
-        .and_then(|t| t.first().get_one::<i64>())
-        .unwrap_or_else(|e| errors::spi("looking up a model version", e))
-        .unwrap_or(0);
-    if exists == 0 {
-        errors::no_data(
-            format!("model version {model_id} does not exist (pruned, or never built)"),
-            Some("Keep the versions an experiment serves: raise reco.keep_models, or stop the experiment."),
-        );
-    }
+    require_version(
+        client,
+        model_id,
+        "Keep the versions an experiment serves: pin them (reco.pin_model), raise reco.keep_models, or stop the experiment.",
+    );
     let (shoes, stored) =
         without_lasting_locks(|| (read_catalog(), read_stored_model(client, model_id)));
     let model = ServingModel::from_stored(shoes, stored);
@@ -220,6 +210,25 @@ pub fn version(client: &SpiClient, model_id: i64) -> Rc<Cache> {
     });
     OTHER_VERSION.with(|c| *c.borrow_mut() = Some(built.clone()));
     built
+}
+
+/// Raises P0002 with `hint` unless model version `model_id` exists.
+pub fn require_version(client: &SpiClient, model_id: i64, hint: &str) {
+    let exists = client
+        .select(
+            "SELECT count(*) FROM reco.models WHERE model_id OPERATOR(pg_catalog.=) $1",
+            None,
+            &[model_id.into()],
+        )
+        .and_then(|t| t.first().get_one::<i64>())
+        .unwrap_or_else(|e| errors::spi("looking up a model version", e))
+        .unwrap_or(0);
+    if exists == 0 {
+        errors::no_data(
+            format!("model version {model_id} does not exist (pruned, or never built)"),
+            Some(hint),
+        );
+    }
 }
 
 /// Runs `read` in an internal subtransaction that is rolled back when `read` returns, so the

@@ -98,21 +98,11 @@ fn compare_models(
     let blend = blend();
     let row = Spi::connect(|client| {
         for id in [a, b] {
-            let exists = client
-                .select(
-                    "SELECT count(*) FROM reco.models WHERE model_id OPERATOR(pg_catalog.=) $1",
-                    None,
-                    &[id.into()],
-                )
-                .and_then(|t| t.first().get_one::<i64>())
-                .unwrap_or_else(|e| errors::spi("looking up a model version", e))
-                .unwrap_or(0);
-            if exists == 0 {
-                errors::no_data(
-                    format!("compare_models: model version {id} does not exist (pruned, or never built)"),
-                    Some("SELECT model_id, status FROM reco.models lists the versions; reco.quality_history keeps the quality of pruned ones."),
-                );
-            }
+            cache::require_version(
+                client,
+                id,
+                "SELECT model_id, status FROM reco.models lists the versions; reco.quality_history keeps the quality of pruned ones.",
+            );
         }
         // A fixed sample: users with history, in the order of a hash of their id (the same users
         // for every comparison while they exist).

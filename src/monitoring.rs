@@ -81,7 +81,13 @@ fn serving_stats_rows() -> TableIterator<
         .map(|e| {
             let c = &e.counters;
             let (model_id, note) = match e.model_id {
-                NO_MODEL => (None, Some("served before the first refresh".to_string())),
+                NO_MODEL => (
+                    None,
+                    Some(
+                        "no model version: before the first refresh, or failed before loading one"
+                            .to_string(),
+                    ),
+                ),
                 OTHER_VERSIONS => (
                     None,
                     Some(

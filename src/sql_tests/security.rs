@@ -141,7 +141,7 @@ mod tests {
     /// superuser) with the search_path `path`. Each call must succeed or give the error named.
     fn owner_calls_everything(name: &str, path: &str) {
         exec(name, &format!("SET search_path = {path}"));
-        let calls: [(&str, &str); 38] = [
+        let calls: &[(&str, &str)] = &[
             ("SELECT * FROM reco.refresh()", "ok"),
             ("SELECT * FROM reco.evaluate(10, 0.2)", "ok"),
             ("SELECT * FROM reco.evaluation_rankings(5, 0.2) LIMIT 1", "ok"),
@@ -204,12 +204,31 @@ mod tests {
             ("SELECT * FROM reco.experiment_results('trap')", "ok"),
             ("SELECT reco.pause_experiment('trap')", "ok"),
             ("SELECT reco.stop_experiment('trap')", "ok"),
+            ("SELECT * FROM reco.refresh(activate => false)", "ok"),
+            ("SELECT * FROM reco.refresh(max_quality_drop => 0.5)", "ok"),
+            (
+                "SELECT * FROM reco.compare_models((SELECT min(model_id) FROM reco.models), (SELECT max(model_id) FROM reco.models), 20)",
+                "ok",
+            ),
+            ("SELECT reco.pin_model((SELECT min(model_id) FROM reco.models))", "ok"),
+            ("SELECT reco.unpin_model((SELECT min(model_id) FROM reco.models))", "ok"),
+            ("SELECT reco.rollback()", "ok"),
+            (
+                "SELECT reco.activate((SELECT max(model_id) FROM reco.models), 'trap test')",
+                "ok",
+            ),
+            ("SELECT reco.reset_serving_stats()", "ok"),
+            ("SELECT * FROM reco.serving_stats", "ok"),
+            ("SELECT * FROM reco.refresh_progress", "ok"),
+            ("SELECT * FROM reco.health", "ok"),
+            ("SELECT * FROM reco.quality_history", "ok"),
+            ("SELECT * FROM reco.drift_history", "ok"),
             ("SET reco.keep_models = 1", "ok"),
             ("SELECT * FROM reco.refresh()", "ok"),
             ("DELETE FROM reco.models WHERE status <> 'active'", "ok"),
             ("RESET reco.keep_models", "ok"),
         ];
-        for (q, want) in calls {
+        for &(q, want) in calls {
             let got = remote_try_sql(name, q);
             assert!(got.starts_with(want), "{q} with search_path {path}: {got}");
         }
