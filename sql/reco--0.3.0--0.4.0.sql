@@ -721,16 +721,27 @@ BEGIN
         FROM reco.experiments e, pg_catalog.jsonb_array_elements(e.arms) WITH ORDINALITY AS t(a, o)
         WHERE e.experiment_id OPERATOR(pg_catalog.=) id
     )
-    SELECT days.d, arms.arm, c.n, c.conv,
-           CASE WHEN c.n > 0 THEN c.conv::double precision / c.n END
-    FROM days CROSS JOIN arms
-    CROSS JOIN LATERAL (
-        SELECT pg_catalog.count(*) AS n,
-               pg_catalog.count(*) FILTER (WHERE b.buy_day OPERATOR(pg_catalog.<=) days.d) AS conv
-        FROM units u LEFT JOIN buys b ON b.unit OPERATOR(pg_catalog.=) u.unit
-        WHERE u.arm OPERATOR(pg_catalog.=) arms.arm AND u.first_day OPERATOR(pg_catalog.<=) days.d
-    ) c
-    ORDER BY days.d, arms.position;
+    -- Running sums, one pass: each unit adds 1 to its arm's users on its first day and 1 to its
+    -- converters on the day it has been both exposed and has bought.
+    , steps AS (
+        SELECT u.arm, u.first_day AS d, 1 AS exposed, 0 AS bought FROM units u
+        UNION ALL
+        SELECT u.arm, greatest(u.first_day, b.buy_day), 0, 1
+        FROM units u JOIN buys b ON b.unit OPERATOR(pg_catalog.=) u.unit
+    ), daily AS (
+        SELECT s.arm, s.d, pg_catalog.sum(s.exposed) AS exposed, pg_catalog.sum(s.bought) AS bought
+        FROM steps s GROUP BY s.arm, s.d
+    ), cum AS (
+        SELECT days.d, arms.arm, arms.position,
+               pg_catalog.sum(coalesce(daily.exposed, 0)) OVER w AS n,
+               pg_catalog.sum(coalesce(daily.bought, 0)) OVER w AS conv
+        FROM days CROSS JOIN arms
+        LEFT JOIN daily ON daily.arm OPERATOR(pg_catalog.=) arms.arm AND daily.d OPERATOR(pg_catalog.=) days.d
+        WINDOW w AS (PARTITION BY arms.arm ORDER BY days.d)
+    )
+    SELECT cum.d, cum.arm, cum.n::bigint, cum.conv::bigint,
+           CASE WHEN cum.n > 0 THEN cum.conv::double precision / cum.n::double precision END
+    FROM cum ORDER BY cum.d, cum.position;
 END
 $fn$;
 REVOKE ALL ON FUNCTION reco.experiment_timeline(text) FROM PUBLIC;
