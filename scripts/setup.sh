@@ -7,8 +7,11 @@ set -euo pipefail
 PGRX_VERSION=0.18.0
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 # libssl-dev: cargo-pgrx 0.18's dependency tree builds openssl-sys. python3-venv: benchmarks.
+# chromium, chromium-driver: reco-web's browser tests (headless, driven through chromedriver);
+# wrk: the HTTP benchmark (scripts/web/bench.sh).
 PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap
-          sudo clang libclang-dev libssl-dev pkg-config build-essential python3-venv)
+          sudo clang libclang-dev libssl-dev pkg-config build-essential python3-venv
+          chromium chromium-driver wrk)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README "Run the tests"; CI runs it through .ci/run).
 # 1. set-up (idempotent), 2. pure-Rust unit tests of the algorithm crates, 3. the extension's
-# SQL-level tests with `cargo pgrx test` in a throwaway cluster run by the postgres OS user.
+# SQL-level tests with `cargo pgrx test` in a throwaway cluster run by the postgres OS user,
+# 4. the hot standby check, 5. reco-web's API and browser tests (scripts/web/test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -47,6 +48,12 @@ echo "== hot standby: scripts/standby/run.sh check =="
 # must not cancel. Exits non-zero on any failed transaction or cancelled session.
 RECO_STANDBY_PKG="${CARGO_TARGET_DIR:-$PWD/target}/debug/reco-pg15" RECO_STANDBY_SKIP_SETUP=1 \
   bash scripts/standby/run.sh check 2>&1 | tee -a "$LOG"
+
+echo "== web dashboard and HTTP API: scripts/web/test.sh =="
+# reco-web against a throwaway cluster serving the same build (target/debug/reco-pg15, from a
+# private copy of the PostgreSQL tree): API tests over real HTTP, startup and SIGTERM, and the
+# dashboard in headless Chromium (screenshots into docs/screenshots/).
+bash scripts/web/test.sh "${CARGO_TARGET_DIR:-$PWD/target}/debug/reco-pg15" 2>&1 | tee -a "$LOG"
 
 # pipefail has already stopped the script on any failure; sum what ran.
 echo

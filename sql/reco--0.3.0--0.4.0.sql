@@ -537,6 +537,437 @@ $fn$;
 COMMENT ON FUNCTION reco.schedule_refresh(text, double precision) IS 'Schedules reco.refresh() with pg_cron as job ''reco-refresh'' (default 03:00 daily); with max_quality_drop, the quality guard: a new version more than that share below the active one''s nDCG@10 stays a candidate (logged in reco.model_activations). Calling again replaces the job. Returns the cron job id. Needs pg_cron preloaded (shared_preload_libraries, cron.database_name = this database) and CREATE EXTENSION pg_cron; otherwise error 55000 with a hint. Runs: SELECT * FROM cron.job_run_details WHERE jobid = <id> ORDER BY start_time DESC.';
 
 -- >>> web dashboard (#15)
+-- ================================================================ 6. Web dashboard (README "Web dashboard and HTTP API")
+-- The read functions of the web dashboard and HTTP API (crates/reco-web) and the role that runs
+-- it. reco-web connects as a least-privilege role that reads no table: everything it shows comes
+-- through these functions, which run as the owner of reco (SECURITY DEFINER, pinned search_path,
+-- values as arguments only), like the serving functions of reco.grant_app(). This block is plain
+-- SQL on its own: scripts/web/cluster.sh runs it as the superuser on a build without it.
+
+-- Users to pick from: by id (search is an integer) or by primary usage (any other text), or the
+-- first ones when search is NULL or empty.
+CREATE FUNCTION reco.dashboard_users(search text DEFAULT NULL, lim integer DEFAULT 50)
+RETURNS TABLE (user_id bigint, age integer, gender text, primary_usage text, interactions bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF lim IS NULL OR lim < 1 OR lim > 1000 THEN
+        RAISE EXCEPTION 'reco.dashboard_users: lim must be in 1..1000, got %', coalesce(lim::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example 50.';
+    END IF;
+    RETURN QUERY
+    SELECT u.user_id, u.age, u.gender, u.primary_usage,
+           (SELECT pg_catalog.count(*) FROM reco.interactions i WHERE i.user_id OPERATOR(pg_catalog.=) u.user_id)
+    FROM reco.users u
+    WHERE CASE
+        WHEN search IS NULL OR search OPERATOR(pg_catalog.=) '' THEN true
+        WHEN search OPERATOR(pg_catalog.~) '^[0-9]{1,18}$' THEN u.user_id OPERATOR(pg_catalog.=) search::bigint
+        ELSE u.primary_usage OPERATOR(pg_catalog.~~*) ('%' OPERATOR(pg_catalog.||) search OPERATOR(pg_catalog.||) '%')
+    END
+    ORDER BY u.user_id
+    LIMIT lim;
+END
+$fn$;
+REVOKE ALL ON FUNCTION reco.dashboard_users(text, integer) FROM PUBLIC;
+COMMENT ON FUNCTION reco.dashboard_users(text, integer) IS 'Dashboard: users to pick from (search = a user id, or part of a primary usage; NULL = the first ones), with their interaction counts. lim 1..1000 (22023).';
+
+CREATE FUNCTION reco.user_profile(who bigint)
+RETURNS TABLE (user_id bigint, age integer, gender text, primary_usage text, created_at timestamptz,
+               views bigint, wishlist_adds bigint, purchases bigint, last_seen timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF who IS NULL THEN
+        RAISE EXCEPTION 'reco.user_profile: user_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN QUERY
+    SELECT u.user_id, u.age, u.gender, u.primary_usage, u.created_at,
+           pg_catalog.count(*) FILTER (WHERE i.action OPERATOR(pg_catalog.=) 'view'),
+           pg_catalog.count(*) FILTER (WHERE i.action OPERATOR(pg_catalog.=) 'add_to_wishlist'),
+           pg_catalog.count(*) FILTER (WHERE i.action OPERATOR(pg_catalog.=) 'purchase'),
+           pg_catalog.max(i.occurred_at)
+    FROM reco.users u
+    LEFT JOIN reco.interactions i ON i.user_id OPERATOR(pg_catalog.=) u.user_id
+    WHERE u.user_id OPERATOR(pg_catalog.=) who
+    GROUP BY u.user_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'reco.user_profile: user % does not exist', who
+            USING ERRCODE = 'no_data_found', HINT = 'reco.dashboard_users() lists users.';
+    END IF;
+END
+$fn$;
+REVOKE ALL ON FUNCTION reco.user_profile(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION reco.user_profile(bigint) IS 'Dashboard: a user''s profile and interaction counts by action. Unknown user: P0002.';
+
+CREATE FUNCTION reco.user_history(user_id bigint, lim integer DEFAULT 20)
+RETURNS TABLE (occurred_at timestamptz, shoe_id bigint, name text, brand text, type text, action text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF lim IS NULL OR lim < 1 OR lim > 1000 THEN
+        RAISE EXCEPTION 'reco.user_history: lim must be in 1..1000, got %', coalesce(lim::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example 20.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM reco.users u WHERE u.user_id OPERATOR(pg_catalog.=) user_history.user_id) THEN
+        RAISE EXCEPTION 'reco.user_history: user % does not exist', coalesce(user_history.user_id::text, 'NULL')
+            USING ERRCODE = 'no_data_found', HINT = 'reco.dashboard_users() lists users.';
+    END IF;
+    -- interactions_user_time_idx: the newest rows of one user, no sort of their whole history.
+    RETURN QUERY
+    SELECT i.occurred_at, i.shoe_id, s.name, s.brand, s.type, i.action
+    FROM reco.interactions i JOIN reco.shoes s ON s.shoe_id OPERATOR(pg_catalog.=) i.shoe_id
+    WHERE i.user_id OPERATOR(pg_catalog.=) user_history.user_id
+    ORDER BY i.occurred_at DESC, i.interaction_id DESC
+    LIMIT lim;
+END
+$fn$;
+REVOKE ALL ON FUNCTION reco.user_history(bigint, integer) FROM PUBLIC;
+COMMENT ON FUNCTION reco.user_history(bigint, integer) IS 'Dashboard: a user''s latest interactions, newest first, with the shoes'' names. Unknown user: P0002; lim 1..1000 (22023).';
+
+CREATE FUNCTION reco.shoe_details(id bigint)
+RETURNS TABLE (shoe_id bigint, name text, brand text, type text, material text, color text,
+               price numeric, description text, care_instructions text, lifespan_days integer,
+               active boolean, created_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RETURN QUERY
+    SELECT s.shoe_id, s.name, s.brand, s.type, s.material, s.color, s.price, s.description,
+           s.care_instructions, s.lifespan_days, s.active, s.created_at
+    FROM reco.shoes s WHERE s.shoe_id OPERATOR(pg_catalog.=) id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'reco.shoe_details: shoe % does not exist', coalesce(id::text, 'NULL')
+            USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$fn$;
+REVOKE ALL ON FUNCTION reco.shoe_details(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION reco.shoe_details(bigint) IS 'Dashboard: one shoe of the catalogue. Unknown shoe: P0002.';
+
+-- Names and prices of the shoes in a list recommend(), similar() or serve() returned (the
+-- role may not read reco.shoes); unknown ids are left out. PL/pgSQL, not SQL: a SECURITY
+-- DEFINER SQL function is never inlined and is planned again on every call, which cost the
+-- recommendations endpoint a quarter of its throughput on tier M; PL/pgSQL keeps the plan.
+CREATE FUNCTION reco.shoe_summaries(shoe_ids bigint[])
+RETURNS TABLE (shoe_id bigint, name text, brand text, type text, price numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RETURN QUERY
+    SELECT s.shoe_id, s.name, s.brand, s.type, s.price
+    FROM reco.shoes s WHERE s.shoe_id OPERATOR(pg_catalog.=) ANY (shoe_ids);
+END
+$fn$;
+REVOKE ALL ON FUNCTION reco.shoe_summaries(bigint[]) FROM PUBLIC;
+COMMENT ON FUNCTION reco.shoe_summaries(bigint[]) IS 'Dashboard and HTTP API: name, brand, type and price of the given shoes (unknown ids are left out).';
+
+CREATE FUNCTION reco.experiments_list()
+RETURNS TABLE (experiment_id bigint, name text, placement text, status text, arms jsonb,
+               minimum_detectable_effect double precision, created_at timestamptz,
+               started_at timestamptz, stopped_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT e.experiment_id, e.name, e.placement, e.status, e.arms, e.minimum_detectable_effect,
+           e.created_at, e.started_at, e.stopped_at
+    FROM reco.experiments e ORDER BY e.experiment_id DESC
+$fn$;
+REVOKE ALL ON FUNCTION reco.experiments_list() FROM PUBLIC;
+COMMENT ON FUNCTION reco.experiments_list() IS 'Dashboard: every experiment, newest first, with its arms and status.';
+
+-- The cumulative metric per arm over time, for the experiments chart: on each UTC day from the
+-- first exposure to the last exposure or purchase, the units (users, or visitor keys) exposed
+-- so far and how many of them have bought through the experiment so far. The unit counts once,
+-- in the arm of its first impression; this is the running version of experiment_results()'s
+-- user conversion, not its exact statistics.
+CREATE FUNCTION reco.experiment_timeline(name text)
+RETURNS TABLE (day date, arm text, users bigint, converters bigint, conversion_rate double precision)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    id bigint;
+BEGIN
+    SELECT e.experiment_id INTO id FROM reco.experiments e WHERE e.name OPERATOR(pg_catalog.=) experiment_timeline.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'reco.experiment_timeline: experiment "%" does not exist', coalesce(experiment_timeline.name, 'NULL')
+            USING ERRCODE = 'no_data_found', HINT = 'reco.experiments_list() lists them.';
+    END IF;
+    RETURN QUERY
+    WITH units AS (
+        SELECT DISTINCT ON (x.unit) x.arm, x.unit, (x.shown_at AT TIME ZONE 'UTC')::date AS first_day
+        FROM (SELECT i.arm, coalesce(i.user_id::text, 'visitor:' OPERATOR(pg_catalog.||) i.visitor) AS unit, i.shown_at
+              FROM reco.impressions i WHERE i.experiment_id OPERATOR(pg_catalog.=) id) x
+        ORDER BY x.unit, x.shown_at
+    ), buys AS (
+        SELECT coalesce(i.user_id::text, 'visitor:' OPERATOR(pg_catalog.||) i.visitor) AS unit,
+               pg_catalog.min((ev.occurred_at AT TIME ZONE 'UTC')::date) AS buy_day
+        FROM reco.events ev JOIN reco.impressions i ON i.request_id OPERATOR(pg_catalog.=) ev.request_id
+        WHERE i.experiment_id OPERATOR(pg_catalog.=) id AND ev.kind OPERATOR(pg_catalog.=) 'purchase'
+        GROUP BY 1
+    ), days AS (
+        SELECT g::date AS d
+        FROM pg_catalog.generate_series(
+                 (SELECT pg_catalog.min(u.first_day) FROM units u)::timestamp,
+                 greatest((SELECT pg_catalog.max(u.first_day) FROM units u), (SELECT pg_catalog.max(b.buy_day) FROM buys b))::timestamp,
+                 interval '1 day') AS g
+    ), arms AS (
+        SELECT a->>'name' AS arm, o AS position
+        FROM reco.experiments e, pg_catalog.jsonb_array_elements(e.arms) WITH ORDINALITY AS t(a, o)
+        WHERE e.experiment_id OPERATOR(pg_catalog.=) id
+    )
+    -- Running sums, one pass: each unit adds 1 to its arm's users on its first day and 1 to its
+    -- converters on the day it has been both exposed and has bought.
+    , steps AS (
+        SELECT u.arm, u.first_day AS d, 1 AS exposed, 0 AS bought FROM units u
+        UNION ALL
+        SELECT u.arm, greatest(u.first_day, b.buy_day), 0, 1
+        FROM units u JOIN buys b ON b.unit OPERATOR(pg_catalog.=) u.unit
+    ), daily AS (
+        SELECT s.arm, s.d, pg_catalog.sum(s.exposed) AS exposed, pg_catalog.sum(s.bought) AS bought
+        FROM steps s GROUP BY s.arm, s.d
+    ), cum AS (
+        SELECT days.d, arms.arm, arms.position,
+               pg_catalog.sum(coalesce(daily.exposed, 0)) OVER w AS n,
+               pg_catalog.sum(coalesce(daily.bought, 0)) OVER w AS conv
+        FROM days CROSS JOIN arms
+        LEFT JOIN daily ON daily.arm OPERATOR(pg_catalog.=) arms.arm AND daily.d OPERATOR(pg_catalog.=) days.d
+        WINDOW w AS (PARTITION BY arms.arm ORDER BY days.d)
+    )
+    SELECT cum.d, cum.arm, cum.n::bigint, cum.conv::bigint,
+           CASE WHEN cum.n > 0 THEN cum.conv::double precision / cum.n::double precision END
+    FROM cum ORDER BY cum.d, cum.position;
+END
+$fn$;
+REVOKE ALL ON FUNCTION reco.experiment_timeline(text) FROM PUBLIC;
+COMMENT ON FUNCTION reco.experiment_timeline(text) IS 'Dashboard: per UTC day and arm, the users exposed so far and those of them who bought through the experiment so far (cumulative user conversion; a user counts in the arm of their first impression). P0002 for an unknown experiment.';
+
+CREATE FUNCTION reco.model_versions()
+RETURNS TABLE (model_id bigint, created_at timestamptz, status text, pinned boolean, users integer,
+               shoes integer, interactions bigint, factors integer, energy double precision, seconds jsonb)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT m.model_id, m.created_at, m.status, m.pinned, m.users, m.shoes, m.interactions, m.factors,
+           m.energy, m.seconds
+    FROM reco.models m ORDER BY m.model_id DESC
+$fn$;
+REVOKE ALL ON FUNCTION reco.model_versions() FROM PUBLIC;
+COMMENT ON FUNCTION reco.model_versions() IS 'Dashboard: the kept model versions, newest first (status active, candidate or retired; pinned), with their sizes and build seconds.';
+
+-- Quality history, from both places it is measured: the held-out split of the refresh() that
+-- built each version (reco.model_quality, source 'refresh'), and the latest stored reco.evaluate()
+-- of each version and method (reco.evaluations with the model that was active, source 'evaluate').
+CREATE FUNCTION reco.model_quality_history()
+RETURNS TABLE (model_id bigint, measured_at timestamptz, source text, method text, k integer,
+               ndcg_at_k double precision, recall_at_k double precision,
+               hit_rate_at_k double precision, coverage_at_k double precision, users integer)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT q.model_id, q.measured_at, 'refresh', 'hybrid', 10, q.ndcg_at_10, q.recall_at_10,
+           q.hit_rate_at_10, q.coverage_at_10, q.users
+    FROM reco.model_quality q
+    UNION ALL
+    SELECT * FROM (
+        SELECT DISTINCT ON (e.model_id, e.method) e.model_id, e.created_at, 'evaluate', e.method, e.k,
+               e.ndcg_at_k, e.recall_at_k, e.hit_rate_at_k, e.coverage_at_k, e.users
+        FROM reco.evaluations e WHERE e.model_id IS NOT NULL
+        ORDER BY e.model_id, e.method, e.created_at DESC, e.evaluation_id DESC) ev
+    ORDER BY 1, 3, 4
+$fn$;
+REVOKE ALL ON FUNCTION reco.model_quality_history() FROM PUBLIC;
+COMMENT ON FUNCTION reco.model_quality_history() IS 'Dashboard: quality per model version: refresh()''s held-out measure (reco.model_quality, source refresh) and the latest reco.evaluate() of each version and method (source evaluate).';
+
+CREATE FUNCTION reco.model_activation_log()
+RETURNS TABLE (activation_id bigint, at timestamptz, from_model_id bigint, to_model_id bigint,
+               decision text, how text, by_role name, reason text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT a.activation_id, a.at, a.from_model_id, a.to_model_id, a.decision, a.how, a.by_role, a.reason
+    FROM reco.model_activations a ORDER BY a.activation_id DESC
+$fn$;
+REVOKE ALL ON FUNCTION reco.model_activation_log() FROM PUBLIC;
+COMMENT ON FUNCTION reco.model_activation_log() IS 'Dashboard: every change of the active model version, newest first (reco.model_activations).';
+
+CREATE FUNCTION reco.model_drift_history()
+RETURNS TABLE (model_id bigint, baseline_model_id bigint, feature text, psi double precision,
+               js_divergence double precision, band text, baseline_total double precision,
+               current_total double precision)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT d.model_id, d.baseline_model_id, d.feature, d.psi, d.js_divergence, d.band,
+           d.baseline_total, d.current_total
+    FROM reco.model_drift d ORDER BY d.model_id DESC, d.feature
+$fn$;
+REVOKE ALL ON FUNCTION reco.model_drift_history() FROM PUBLIC;
+COMMENT ON FUNCTION reco.model_drift_history() IS 'Dashboard: the drift each refresh() measured against the version active before it (reco.model_drift), newest first.';
+
+-- Health: the extension version, the active model, and the row of reco.health (quality, the last
+-- refresh and activation, drift flags, data checks, serving error rate).
+CREATE FUNCTION reco.dashboard_health()
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT pg_catalog.jsonb_build_object(
+        'extension_version', (SELECT x.extversion FROM pg_catalog.pg_extension x WHERE x.extname OPERATOR(pg_catalog.=) 'reco'),
+        'active_model_id', m.model_id,
+        'active_model_created_at', m.created_at,
+        'active_model_age_seconds', pg_catalog.date_part('epoch', pg_catalog.now() OPERATOR(pg_catalog.-) m.created_at),
+        'model_versions', (SELECT pg_catalog.count(*) FROM reco.models),
+        'health', (SELECT pg_catalog.to_jsonb(h) FROM reco.health h),
+        'server_time', pg_catalog.now())
+    FROM (SELECT 1) one
+    LEFT JOIN reco.models m ON m.status OPERATOR(pg_catalog.=) 'active'
+$fn$;
+REVOKE ALL ON FUNCTION reco.dashboard_health() FROM PUBLIC;
+COMMENT ON FUNCTION reco.dashboard_health() IS 'Dashboard and HTTP API: reco''s version, the active model (id, build time, age, number of versions) and the row of reco.health, as JSON.';
+
+-- The dashboard's admin refreshes the model as the owner: refresh() creates and attaches
+-- tables, which only the owner may (granting EXECUTE on reco.refresh() alone would fail).
+CREATE FUNCTION reco.dashboard_refresh(activate boolean DEFAULT true, max_quality_drop double precision DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT pg_catalog.to_jsonb(r) FROM reco.refresh(activate, max_quality_drop) r
+$fn$;
+REVOKE ALL ON FUNCTION reco.dashboard_refresh(boolean, double precision) FROM PUBLIC;
+COMMENT ON FUNCTION reco.dashboard_refresh(boolean, double precision) IS 'Dashboard: runs reco.refresh(activate, max_quality_drop) as the owner of reco and returns its row as JSON.';
+
+-- reco.activate() and reco.rollback() are the owner's (require_extension_owner): the dashboard's
+-- admin calls them through these, as the owner; reco.model_activations still records the
+-- dashboard's role (session_user) and the reason.
+CREATE FUNCTION reco.dashboard_activate(model_id bigint, reason text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT pg_catalog.jsonb_build_object('model_id', model_id, 'previous_model_id', reco.activate(model_id, reason))
+$fn$;
+REVOKE ALL ON FUNCTION reco.dashboard_activate(bigint, text) FROM PUBLIC;
+COMMENT ON FUNCTION reco.dashboard_activate(bigint, text) IS 'Dashboard: reco.activate(model_id, reason) as the owner of reco; returns the version now active and the one before. P0002 unknown version, 55000 already active.';
+
+CREATE FUNCTION reco.dashboard_rollback(reason text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT pg_catalog.jsonb_build_object('model_id', reco.rollback(reason))
+$fn$;
+REVOKE ALL ON FUNCTION reco.dashboard_rollback(text) FROM PUBLIC;
+COMMENT ON FUNCTION reco.dashboard_rollback(text) IS 'Dashboard: reco.rollback(reason) as the owner of reco; returns the version now active. 55000 when there is no previous version.';
+
+-- reco.serving_stats reads shared memory through an internal function the role may not call.
+-- PL/pgSQL resolves the view when it runs, so a server without it says 42P01.
+CREATE FUNCTION reco.dashboard_serving_stats()
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    result jsonb;
+BEGIN
+    SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s)), '[]'::jsonb) INTO result
+    FROM reco.serving_stats s
+    WHERE s.datid IS NULL OR s.datid OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database());
+    RETURN result;
+END
+$fn$;
+REVOKE ALL ON FUNCTION reco.dashboard_serving_stats() FROM PUBLIC;
+COMMENT ON FUNCTION reco.dashboard_serving_stats() IS 'Dashboard and HTTP API: the rows of reco.serving_stats for this database, as JSON.';
+
+-- Experiment management runs as the owner too, so the dashboard role needs no table privilege.
+ALTER FUNCTION reco.create_experiment(text, jsonb, text, double precision) SECURITY DEFINER;
+ALTER FUNCTION reco.start_experiment(text) SECURITY DEFINER;
+ALTER FUNCTION reco.pause_experiment(text) SECURITY DEFINER;
+ALTER FUNCTION reco.stop_experiment(text) SECURITY DEFINER;
+ALTER FUNCTION reco.experiment_results(text) SECURITY DEFINER;
+
+CREATE FUNCTION reco.dashboard_functions()
+RETURNS regprocedure[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT ARRAY[
+        'reco.dashboard_users(text, integer)',
+        'reco.user_profile(bigint)',
+        'reco.user_history(bigint, integer)',
+        'reco.shoe_details(bigint)',
+        'reco.shoe_summaries(bigint[])',
+        'reco.experiments_list()',
+        'reco.experiment_timeline(text)',
+        'reco.model_versions()',
+        'reco.model_quality_history()',
+        'reco.model_activation_log()',
+        'reco.model_drift_history()',
+        'reco.dashboard_health()',
+        'reco.dashboard_serving_stats()',
+        'reco.dashboard_refresh(boolean, double precision)',
+        'reco.dashboard_activate(bigint, text)',
+        'reco.dashboard_rollback(text)',
+        'reco.create_experiment(text, jsonb, text, double precision)',
+        'reco.start_experiment(text)',
+        'reco.pause_experiment(text)',
+        'reco.stop_experiment(text)',
+        'reco.experiment_results(text)'
+    ]::pg_catalog.regprocedure[]
+$fn$;
+REVOKE ALL ON FUNCTION reco.dashboard_functions() FROM PUBLIC;
+COMMENT ON FUNCTION reco.dashboard_functions() IS 'The functions reco.grant_dashboard() grants EXECUTE on (besides reco.app_functions()): the dashboard''s reads, experiment management, refresh, activate and rollback; all SECURITY DEFINER.';
+
+CREATE FUNCTION reco.grant_dashboard(dashboard regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    f regprocedure;
+BEGIN
+    IF dashboard IS NULL THEN
+        RAISE EXCEPTION 'reco.grant_dashboard: role must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass the name of the dashboard''s role: SELECT reco.grant_dashboard(''reco_web'').';
+    END IF;
+    PERFORM reco.require_extension_owner('reco.grant_dashboard');
+    -- The dashboard also serves (recommendations, similar shoes, services, experiments' serve).
+    PERFORM reco.grant_app(dashboard);
+    FOREACH f IN ARRAY reco.dashboard_functions() LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', f, dashboard);
+    END LOOP;
+END
+$fn$;
+REVOKE ALL ON FUNCTION reco.grant_dashboard(regrole) FROM PUBLIC;
+COMMENT ON FUNCTION reco.grant_dashboard(regrole) IS 'Lets a role run the web dashboard (crates/reco-web): reco.grant_app(role) plus EXECUTE on reco.dashboard_functions(), no table privilege. Owner only.';
+
+CREATE FUNCTION reco.revoke_dashboard(dashboard regrole)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    f regprocedure;
+BEGIN
+    IF dashboard IS NULL THEN
+        RAISE EXCEPTION 'reco.revoke_dashboard: role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM reco.require_extension_owner('reco.revoke_dashboard');
+    FOREACH f IN ARRAY reco.dashboard_functions() LOOP
+        EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM %s', f, dashboard);
+    END LOOP;
+    PERFORM reco.revoke_app(dashboard);
+END
+$fn$;
+REVOKE ALL ON FUNCTION reco.revoke_dashboard(regrole) FROM PUBLIC;
+COMMENT ON FUNCTION reco.revoke_dashboard(regrole) IS 'Undoes reco.grant_dashboard(role), reco.grant_app(role) included. Owner only.';
 -- <<< web dashboard (#15)
 
 -- Last: the search_path of every function of reco is pinned and none is executable by PUBLIC
