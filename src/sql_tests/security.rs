@@ -258,7 +258,9 @@ mod tests {
             Some("reco.require_extension_owner(text)"),
             "functions executable by PUBLIC"
         );
-        // Exactly the serving functions run as the owner, and the services' rebuild (internal).
+        // Exactly these run as the owner: the serving functions, the services' rebuild
+        // (internal), and the dashboard's functions and the experiment functions it calls
+        // (reco.grant_dashboard(); EXECUTE on them is the gate, none is granted to PUBLIC).
         let definers = one_text(&format!(
             "SELECT string_agg(f, ', ' ORDER BY f) FROM ({members}) m JOIN pg_proc p USING (oid)
              WHERE p.prosecdef AND p.prorettype <> 'trigger'::regtype"
@@ -266,13 +268,35 @@ mod tests {
         assert_eq!(
             definers.as_deref(),
             Some(
-                "reco.\"similar\"(bigint,integer), reco.due_services(date), \
+                "reco.\"similar\"(bigint,integer), \
+                 reco.create_experiment(text,jsonb,text,double precision), \
+                 reco.dashboard_activate(bigint,text), \
+                 reco.dashboard_health(), \
+                 reco.dashboard_refresh(boolean,double precision), \
+                 reco.dashboard_rollback(text), \
+                 reco.dashboard_serving_stats(), \
+                 reco.dashboard_users(text,integer), \
+                 reco.due_services(date), \
+                 reco.experiment_results(text), \
+                 reco.experiment_timeline(text), \
+                 reco.experiments_list(), \
                  reco.log_event(bigint,bigint,text,numeric,bigint,timestamp with time zone,interval), \
                  reco.mark_service_sent(bigint,bigint,date,text,date), \
+                 reco.model_activation_log(), \
+                 reco.model_drift_history(), \
+                 reco.model_quality_history(), \
+                 reco.model_versions(), \
+                 reco.pause_experiment(text), \
                  reco.rate(bigint,bigint,integer,bigint), \
                  reco.rebuild_service_periods(bigint[]), \
                  reco.recommend(bigint,integer,boolean,text,text,double precision,bigint[],bigint[]), \
-                 reco.serve(bigint,integer,text,boolean,text,text,double precision,bigint[],bigint[],text)"
+                 reco.serve(bigint,integer,text,boolean,text,text,double precision,bigint[],bigint[],text), \
+                 reco.shoe_details(bigint), \
+                 reco.shoe_summaries(bigint[]), \
+                 reco.start_experiment(text), \
+                 reco.stop_experiment(text), \
+                 reco.user_history(bigint,integer), \
+                 reco.user_profile(bigint)"
             )
         );
     }
