@@ -24,6 +24,9 @@
 #   4. due_services(): on M the first call on a never-written log, then (M and L) the daily call
 #      once the log is up to date, the plan of its index scan, and what inserting a purchase or a
 #      view costs now that purchases maintain reco.service_periods.
+#   (5. on M, the A/B-test calls, scripts/bench/experiments.sh; 6. the model lifecycle and
+#      monitoring costs, scripts/bench/lifecycle.sh: see RECO_BENCH_ONLY_LIFECYCLE below; both run
+#      before step 4.)
 # The cluster is stopped and its data directory removed on exit (also on error or ^C); results stay
 # in $RECO_BENCH_DIR/results-<date>/ (summary.txt, *.json, raw logs).
 #
@@ -35,6 +38,15 @@
 #   RECO_BENCH_ONLY_EXPERIMENTS=1 (one refresh(), then only step 5, the A/B-test calls of
 #   scripts/bench/experiments.sh: serve() vs recommend(), log_event(), experiment_results() over
 #   10M events); RECO_BENCH_EXPERIMENTS=0 leaves step 5 out.
+#   RECO_BENCH_ONLY_LIFECYCLE=1 (one refresh(), then only step 6, scripts/bench/lifecycle.sh: the
+#   model lifecycle and monitoring costs of issue #14 -- refresh() with quality and drift (B)
+#   against without (A), interleaved, reco.refresh_progress sampled while each runs, and on M
+#   recommend() under pgbench with the cluster preloaded (serving statistics) against restarted
+#   without shared_preload_libraries); RECO_BENCH_LIFECYCLE=0 leaves step 6 out. Its knobs:
+#   RECO_BENCH_LIFECYCLE_PAIRS (M 3, L 1), RECO_BENCH_NEW_SHARE (0.01), RECO_BENCH_SERVING_PAIRS (2),
+#   RECO_BENCH_PROGRESS_INTERVAL (1 s), RECO_BENCH_LIFECYCLE_SERVING=1 (the pgbench part on L too).
+#   The cluster runs with shared_preload_libraries = 'reco' (serving statistics and
+#   reco.refresh_progress; steps 1-5 measure with it since 0.4.0).
 #   RECO_BENCH_FACTORS=64 (reco.factors of the benchmark database and k of the peer's SVD).
 #   RECO_BENCH_WAL_LEVEL=minimal (default) | replica: the cluster's wal_level (replica = what a
 #     shop with streaming replicas or WAL archiving runs: every model row is WAL-logged, for
@@ -147,12 +159,15 @@ SETTINGS=(
   "wal_level = $WAL_LEVEL"
   "max_wal_senders = $WAL_SENDERS"
   "max_connections = 20"
+  "shared_preload_libraries = 'reco'"
 )
 echo "== initdb + start: $PGDATA on 127.0.0.1:$PORT =="
 sudo -u postgres "$SERVER_BIN/initdb" -D "$PGDATA" -A trust -U postgres >/dev/null
 printf '%s\n' "# reco benchmark (scripts/bench/run.sh)" "${SETTINGS[@]}" >> "$PGDATA/postgresql.conf"
 sudo -u postgres "$SERVER_BIN/pg_ctl" -D "$PGDATA" -l "$RES/server.log" -w start >/dev/null
 STARTED=1
+# For scripts/bench/lifecycle.sh, which restarts the cluster with and without the preload.
+export RECO_BENCH_SERVER_BIN="$SERVER_BIN" RECO_BENCH_PGDATA="$PGDATA" RECO_BENCH_SERVER_LOG="$RES/server.log"
 
 export PGHOST="$BENCH_DIR" PGPORT="$PORT" PGUSER=postgres PGDATABASE=$DB
 PSQL=("$PG_BIN/psql" -X -v ON_ERROR_STOP=1)
@@ -202,9 +217,9 @@ bench_tier() {
   "${PSQL[@]}" -qc "VACUUM (ANALYZE) reco.users, reco.shoes, reco.interactions"
   "${PSQL[@]}" -At -c "SELECT 'database size: ' || pg_size_pretty(pg_database_size(current_database())) || ', reco.interactions ' || pg_size_pretty(pg_total_relation_size('reco.interactions'))" | tee -a "$RES/summary.txt"
 
-  if [ "${RECO_BENCH_ONLY_SERVICES:-0}" = 1 ] || [ "${RECO_BENCH_ONLY_EXPERIMENTS:-0}" = 1 ]; then
-    echo "-- RECO_BENCH_ONLY_SERVICES=1: one refresh() (suggestions blend CF and content), then due_services() only --" | tee -a "$RES/summary.txt"
-    "${PSQL[@]}" -At -c "SELECT 'refresh(): ' || round((read_seconds + svd_seconds + tfidf_seconds + write_seconds)::numeric, 1) || ' s' FROM reco.refresh()" | tee -a "$RES/summary.txt"
+  if [ "${RECO_BENCH_ONLY_SERVICES:-0}" = 1 ] || [ "${RECO_BENCH_ONLY_EXPERIMENTS:-0}" = 1 ] || [ "${RECO_BENCH_ONLY_LIFECYCLE:-0}" = 1 ]; then
+    echo "-- RECO_BENCH_ONLY_SERVICES/EXPERIMENTS/LIFECYCLE=1: one refresh(), then only that step --" | tee -a "$RES/summary.txt"
+    "${PSQL[@]}" -At -c "SELECT 'refresh(): ' || round((read_seconds + svd_seconds + tfidf_seconds + write_seconds + quality_seconds + drift_seconds)::numeric, 1) || ' s' FROM reco.refresh()" | tee -a "$RES/summary.txt"
   else
   # ---- 1. refresh() ----
   echo "-- refresh() x $runs (each in a new backend) --" | tee -a "$RES/summary.txt"
@@ -298,10 +313,16 @@ PY
   fi
 
   # ---- 5. the A/B-test calls (tier M; RECO_BENCH_EXPERIMENTS=0 skips them) ----
-  if [ "$tier" = M ] && [ "${RECO_BENCH_EXPERIMENTS:-1}" = 1 ]; then
+  if [ "$tier" = M ] && [ "${RECO_BENCH_EXPERIMENTS:-1}" = 1 ] && [ "${RECO_BENCH_ONLY_LIFECYCLE:-0}" != 1 ]; then
     bash "$HERE/experiments.sh" "$out" "$RES/summary.txt"
   fi
   if [ "${RECO_BENCH_ONLY_EXPERIMENTS:-0}" = 1 ]; then return; fi
+
+  # ---- 6. model lifecycle and monitoring (issue #14 item 8; RECO_BENCH_LIFECYCLE=0 skips it) ----
+  if { [ "${RECO_BENCH_LIFECYCLE:-1}" = 1 ] && [ "${RECO_BENCH_ONLY_SERVICES:-0}" != 1 ]; } || [ "${RECO_BENCH_ONLY_LIFECYCLE:-0}" = 1 ]; then
+    bash "$HERE/lifecycle.sh" "$tier" "$out" "$RES/summary.txt"
+  fi
+  if [ "${RECO_BENCH_ONLY_LIFECYCLE:-0}" = 1 ]; then return; fi
 
   # due_services() (issue 4: one day on L in at most 5 s, index-driven). A service stays due until
   # it is sent, so what a day's call returns depends on how well the shop keeps its log. The daily
