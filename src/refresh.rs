@@ -15,7 +15,7 @@ use reco_core::metrics::{self, RankingMetrics};
 use reco_core::model::{self, BuildParams, Model, ModelInputs, SegmentAssignment};
 use reco_core::monitor::{quality_rate_ppm, quality_sampled, DriftWindows, Holdout};
 use reco_core::offline;
-use reco_core::scoring::decayed;
+use reco_core::scoring::{decayed, Blend};
 use reco_core::scoring::{KNN_EXPONENT, KNN_WEIGHTING};
 use reco_core::segments::segment_keys;
 use reco_core::serving::ServingModel;
@@ -296,31 +296,50 @@ fn run_refresh(
                 .map(|(action, weight)| (action.clone(), serde_json::Value::from(*weight)))
                 .collect::<serde_json::Map<_, _>>(),
         });
+        // ---- stage 4: held-out quality of the new version, on another thread while this one
+        // writes (stage 3 is Postgres work on one core; the ranking is pure Rust on a copy of the
+        // shoe side of the model, and the scope joins it even if a write fails).
         let t_write = Instant::now();
-        let model_id = write_model(
-            client,
-            &built,
-            &parameters,
-            interaction_rows,
-            observed.newest_interaction_id,
-            schema,
-        );
-        let write_seconds = t_write.elapsed().as_secs_f64();
+        let holdout = observed.holdout;
+        let quality_users = settings.quality_users;
+        // Read here: the settings are Postgres state, which the other thread must not touch.
+        let blend = crate::recommend::blend();
+        let (model_id, write_seconds, quality, quality_seconds) = std::thread::scope(|scope| {
+            let quality = holdout.map(|(holdout, split_at)| {
+                let built = &built;
+                scope.spawn(move || {
+                    let started = Instant::now();
+                    let model = ServingModel::from_model_ref(built);
+                    let quality = measure_quality(&model, holdout, quality_users, split_at, &blend);
+                    (quality, started.elapsed().as_secs_f64())
+                })
+            });
+            let model_id = write_model(
+                client,
+                &built,
+                &parameters,
+                interaction_rows,
+                observed.newest_interaction_id,
+                schema,
+            );
+            let write_seconds = t_write.elapsed().as_secs_f64();
+            progress.phase(3);
+            let (quality, quality_seconds) = match quality {
+                Some(h) => {
+                    let (q, seconds) = h.join().expect("measuring quality does not panic");
+                    (Some(q), seconds)
+                }
+                None => (None, 0.0),
+            };
+            (model_id, write_seconds, quality, quality_seconds)
+        });
         let summary = (
             built.user_ids.len() as i32,
             built.catalog.len() as i32,
             built.factors() as i32,
             built.svd.energy,
         );
-
-        // ---- stage 4: held-out quality of the new version
-        progress.phase(3);
-        let t_quality = Instant::now();
-        let quality = observed.holdout.map(|(holdout, split_at)| {
-            let model = ServingModel::from_model(built);
-            measure_quality(&model, holdout, settings.quality_users, split_at)
-        });
-        let quality_seconds = t_quality.elapsed().as_secs_f64();
+        drop(built);
         if let (Some(q), true) = (&quality, current) {
             record_quality(client, model_id, q, quality_seconds);
         }
@@ -658,6 +677,7 @@ fn measure_quality(
     holdout: Holdout,
     max_users: usize,
     split_at: i64,
+    blend: &Blend,
 ) -> Quality {
     const K: usize = 10;
     let held_out = holdout.held_out;
@@ -671,15 +691,15 @@ fn measure_quality(
             split_at,
         };
     }
-    let rankings = offline::rank(&model.view(), &users, K, &crate::recommend::blend());
+    let rankings = offline::rank_hybrid(&model.view(), &users, K, blend);
     let per_user = users.relevant.iter().zip(&rankings).map(|(rel, ranks)| {
-        let ranked: Vec<u64> = ranks[0].iter().map(|&p| p as u64).collect();
+        let ranked: Vec<u64> = ranks.iter().map(|&p| p as u64).collect();
         let relevant: HashSet<u64> = rel.iter().map(|&p| p as u64).collect();
         (ranked, relevant)
     });
     let metrics = metrics::evaluate(per_user, K);
     let coverage = metrics::catalogue_coverage(
-        rankings.iter().flat_map(|r| r[0].iter().map(|&p| p as u64)),
+        rankings.iter().flat_map(|r| r.iter().map(|&p| p as u64)),
         model.shoes.len(),
     );
     Quality {

@@ -313,6 +313,75 @@ mod tests {
     }
 
     #[test]
+    fn a_borrowed_copy_serves_and_ranks_as_the_model_itself() {
+        // 40 users x 12 shoes of two kinds: users mostly stay with one kind (deterministic).
+        let catalog: Vec<Shoe> = (0..12)
+            .map(|j| {
+                let kind = if j % 2 == 0 { "running" } else { "formal" };
+                shoe(100 + j, &format!("{kind} shoe {j}"), kind)
+            })
+            .collect();
+        let mut triplets = Triplets::default();
+        for u in 0..40u32 {
+            for step in 0..4u32 {
+                let j = (u * 7 + step * 5 + (u % 2)) % 12;
+                triplets.push(u, j, 1.0 + (step % 3) as f32);
+            }
+        }
+        let content = build_content(&catalog);
+        let inputs = ModelInputs {
+            catalog,
+            user_ids: (0..40).collect(),
+            triplets,
+            segments: SegmentAssignment {
+                names: Vec::new(),
+                of_row: vec![None; 40],
+            },
+        };
+        let params = BuildParams {
+            svd: SvdParams {
+                k: 4,
+                oversample: 4,
+                power_iters: 2,
+                seed: 3,
+            },
+            knn: KnnParams {
+                neighbours: 5,
+                shrinkage: 1.0,
+                exponent: 2.0,
+                max_user_items: 0,
+                weighting: itemknn::Weighting::Raw,
+            },
+        };
+        let model = build(inputs, content, &params, &mut || {});
+        let borrowed = crate::serving::ServingModel::from_model_ref(&model);
+        let owned = crate::serving::ServingModel::from_model(model);
+        let users = crate::offline::ScoredUsers {
+            user_ids: (0..6).collect(),
+            train: (0..6)
+                .map(|u| vec![(u, 1.0), ((u + 3) % 12, 5.0)])
+                .collect(),
+            relevant: (0..6).map(|u| [(u + 1) % 12].into()).collect(),
+        };
+        let blend = crate::scoring::Blend {
+            knn_weight: 1.0,
+            cf_weight: 1.4,
+            history_shrinkage: 30.0,
+            content_weight: 1.0,
+            popularity_weight: 0.05,
+        };
+        let all = crate::offline::rank(&owned.view(), &users, 5, &blend);
+        let hybrid = crate::offline::rank_hybrid(&borrowed.view(), &users, 5, &blend);
+        assert_eq!(hybrid.len(), 6);
+        for (h, a) in hybrid.iter().zip(&all) {
+            assert_eq!(h, &a[0]);
+            assert_eq!(h.len(), 5);
+        }
+        // The history is left out of the ranking.
+        assert!(!hybrid[0].contains(&0) && !hybrid[0].contains(&3));
+    }
+
+    #[test]
     fn peak_estimate_grows_with_every_input() {
         let base = estimate_peak_bytes(2e6, 1e5, 2e4, 42, 100);
         assert!(base > 64.0 * 1048576.0);

@@ -100,6 +100,28 @@ pub fn rank(
         .collect()
 }
 
+/// The top-k of the hybrid alone (the first ranking of [`rank`]), for each scored user: what
+/// `refresh()`'s held-out quality needs, without the four per-method rankings.
+pub fn rank_hybrid(
+    view: &ModelView,
+    users: &ScoredUsers,
+    k: usize,
+    blend: &Blend,
+) -> Vec<Vec<usize>> {
+    users
+        .train
+        .par_iter()
+        .map(|history| {
+            let s = user_scores(view, history, blend);
+            let seen: HashSet<usize> = history.iter().map(|&(p, _)| p).collect();
+            top_k(&s.hybrid, k, |i| seen.contains(&i))
+                .into_iter()
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ use crate::scoring::{
     ModelView, UserScores,
 };
 use crate::segments::{segment_keys, usage_audience};
+use crate::svd::TruncatedSvd;
 use crate::tfidf::{ShoeText, TfidfModel};
 use crate::topk::top_k;
 
@@ -291,25 +292,58 @@ impl ServingModel {
     /// A freshly built model served with the catalogue it was built from (offline evaluation):
     /// the same scoring as recommend() without a round trip through the tables.
     pub fn from_model(model: Model) -> ServingModel {
-        let n = model.catalog.len();
-        let k = model.factors();
-        let factors: Vec<f32> = model.svd.shoe_factors.iter().copied().collect();
-        let mut popularity = model.popularity;
+        let Model {
+            catalog,
+            svd,
+            popularity,
+            vocab,
+            content,
+            neighbours,
+            ..
+        } = model;
+        Self::from_parts(catalog, &svd, popularity, vocab, content, neighbours)
+    }
+
+    /// As [`ServingModel::from_model`], from a copy of the shoe side of `model` (the users'
+    /// factors are not needed to serve): `refresh()` measures a version's quality with it on
+    /// another thread while this one writes the version to its tables.
+    pub fn from_model_ref(model: &Model) -> ServingModel {
+        Self::from_parts(
+            model.catalog.clone(),
+            &model.svd,
+            model.popularity.clone(),
+            model.vocab.clone(),
+            model.content.clone(),
+            model.neighbours.clone(),
+        )
+    }
+
+    fn from_parts(
+        catalog: Vec<Shoe>,
+        svd: &TruncatedSvd,
+        mut popularity: Vec<f32>,
+        vocab: TfidfModel,
+        content: CsMat<f32>,
+        neighbours: Neighbours,
+    ) -> ServingModel {
+        let n = catalog.len();
+        let k = svd.singular_values.len();
+        let factors: Vec<f32> = svd.shoe_factors.iter().copied().collect();
         scale_to_unit_max(&mut popularity);
         ServingModel {
-            pos: position_index(&model.catalog),
-            shoes: model.catalog,
+            pos: position_index(&catalog),
+            shoes: catalog,
             has_model: true,
             k,
             unit_factors: unit_rows(&factors, k),
             factors,
             in_model: vec![true; n],
-            content_by_term: model.content.to_csc(),
-            content: model.content,
-            vocab: model.vocab,
+            content_by_term: content.to_csc(),
+            content,
+            vocab,
             popularity,
             segments: HashMap::new(),
-            neighbours: model.neighbours,
+            neighbours,
             half_life_days: 0.0,
             reference_epoch: 0.0,
         }
