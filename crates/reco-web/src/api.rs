@@ -3,6 +3,7 @@
 
 use crate::db::{self, opt};
 use crate::error::{ApiError, ErrorBody};
+use crate::shoe_cache::ShoeSummary;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
@@ -12,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -485,19 +487,58 @@ pub async fn recommend(
         ],
     )
     .await?;
+    let ids = rows
+        .iter()
+        .map(|r| r.try_get::<_, i64>(0))
+        .collect::<Result<Vec<i64>, tokio_postgres::Error>>()?;
+    let now = std::time::Instant::now();
+    let (mut found, missing) = st.shoes.lookup(&ids, now);
+    if !missing.is_empty() {
+        let fetched = db::rows(&st.pool, crate::sql::SHOE_SUMMARIES, &[&missing])
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<_, i64>(0)?,
+                    ShoeSummary {
+                        name: r.try_get(1)?,
+                        brand: r.try_get(2)?,
+                        r#type: r.try_get(3)?,
+                        price: r.try_get(4)?,
+                    },
+                ))
+            })
+            .collect::<Result<HashMap<i64, ShoeSummary>, tokio_postgres::Error>>()?;
+        for (slot, id) in found.iter_mut().zip(&ids) {
+            if slot.is_none() {
+                *slot = fetched.get(id).cloned();
+            }
+        }
+        st.shoes.store(fetched, now);
+    }
     rows.iter()
-        .map(|r| {
+        .zip(found)
+        .enumerate()
+        .map(|(i, (r, summary))| {
+            // A shoe deleted since recommend() read the catalogue has no summary: shown
+            // without a name, as the LEFT JOIN of earlier versions did.
+            let s = summary.unwrap_or(ShoeSummary {
+                name: None,
+                brand: None,
+                r#type: None,
+                price: None,
+            });
             Ok(Recommendation {
-                rank: r.try_get(0)?,
-                shoe_id: r.try_get(1)?,
-                name: r.try_get(2)?,
-                brand: r.try_get(3)?,
-                r#type: r.try_get(4)?,
-                price: r.try_get(5)?,
-                score: r.try_get(6)?,
-                cf_score: r.try_get(7)?,
-                content_score: r.try_get(8)?,
-                reason: r.try_get(9)?,
+                rank: i as i64 + 1,
+                shoe_id: r.try_get(0)?,
+                name: s.name,
+                brand: s.brand,
+                r#type: s.r#type,
+                price: s.price,
+                score: r.try_get(1)?,
+                cf_score: r.try_get(2)?,
+                content_score: r.try_get(3)?,
+                reason: r.try_get(4)?,
             })
         })
         .collect::<Result<_, tokio_postgres::Error>>()

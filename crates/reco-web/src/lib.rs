@@ -7,6 +7,7 @@ pub mod charts;
 pub mod db;
 pub mod error;
 pub mod pages;
+pub mod shoe_cache;
 pub mod sql;
 
 use axum::extract::{Request, State};
@@ -46,6 +47,8 @@ pub struct AppState {
     pub token: Option<Arc<str>>,
     pub metrics: Arc<Metrics>,
     pub started: Instant,
+    /// Names and prices for the recommendations endpoint (shoe_cache.rs).
+    pub shoes: Arc<shoe_cache::ShoeCache>,
 }
 
 pub struct Limits {

@@ -1,12 +1,13 @@
 //! `reco-web --listen 127.0.0.1:PORT [--database-url URL]`: see README "Web dashboard and HTTP API".
 
+use reco_web::shoe_cache::{ShoeCache, DEFAULT_SHOE_CACHE_SECONDS};
 use reco_web::{db, router, AppState, Limits, Metrics, DEFAULT_READ_BURST, DEFAULT_READ_RATE};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: reco-web [--listen ADDR:PORT] [--database-url URL] [--pool-size N]
-                [--read-rate N] [--read-burst N] [--endpoints]
+                [--read-rate N] [--read-burst N] [--shoe-cache-seconds N] [--endpoints]
 
   --listen ADDR:PORT   where to listen (default 127.0.0.1:8080)
   --database-url URL   postgresql://user@host:port/db or 'host=... user=...'; default: the
@@ -14,6 +15,9 @@ const USAGE: &str = "usage: reco-web [--listen ADDR:PORT] [--database-url URL] [
   --pool-size N        database connections (default 8)
   --read-rate N        sustained GET /api requests per second per client IP (default 50; 0 = off)
   --read-burst N       burst allowed above that rate (default 100)
+  --shoe-cache-seconds N
+                       how long the recommendations endpoint keeps a shoe's name, brand, type
+                       and price before asking the database again (default 10; 0 = every call)
   --endpoints          print the endpoint table (from the OpenAPI spec) as Markdown and exit
 
 Environment: RECO_WEB_TOKEN, the bearer token of the write endpoints and the dashboard's admin
@@ -25,6 +29,7 @@ struct Args {
     pool: usize,
     rate: u64,
     burst: u32,
+    shoe_cache_seconds: u64,
 }
 
 fn parse() -> Result<Args, String> {
@@ -34,6 +39,7 @@ fn parse() -> Result<Args, String> {
         pool: 8,
         rate: DEFAULT_READ_RATE,
         burst: DEFAULT_READ_BURST,
+        shoe_cache_seconds: DEFAULT_SHOE_CACHE_SECONDS,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -44,6 +50,11 @@ fn parse() -> Result<Args, String> {
             "--pool-size" => a.pool = val()?.parse().map_err(|e| format!("--pool-size: {e}"))?,
             "--read-rate" => a.rate = val()?.parse().map_err(|e| format!("--read-rate: {e}"))?,
             "--read-burst" => a.burst = val()?.parse().map_err(|e| format!("--read-burst: {e}"))?,
+            "--shoe-cache-seconds" => {
+                a.shoe_cache_seconds = val()?
+                    .parse()
+                    .map_err(|e| format!("--shoe-cache-seconds: {e}"))?
+            }
             "--endpoints" => {
                 print!("{}", reco_web::api::endpoints_markdown());
                 std::process::exit(0);
@@ -126,6 +137,7 @@ async fn main() {
         token,
         metrics: Arc::new(Metrics::default()),
         started,
+        shoes: Arc::new(ShoeCache::new(Duration::from_secs(args.shoe_cache_seconds))),
     };
     let app = router(
         state,

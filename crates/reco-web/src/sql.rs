@@ -3,18 +3,17 @@
 //! SQL, so a malformed value ("k=abc", a bad date) is PostgreSQL's 22P02 / 22007 and maps to
 //! 400 like every other bad value, with PostgreSQL's own message.
 
-/// recommend() with the shoes' names, one row per shoe in rank order; reco-web writes the
-/// JSON itself (this is the hot endpoint: building it with jsonb_agg in the backend cost about
-/// a tenth of the throughput on tier M). The CTE is materialised so recommend() runs once.
+/// recommend(), one row per shoe in rank order; reco-web adds the shoes' names from its
+/// short-lived cache (shoe_cache.rs) and writes the JSON itself (this is the hot endpoint:
+/// building it with jsonb_agg in the backend cost about a tenth of the throughput on tier M).
 pub const RECOMMEND: &str = "
-WITH r AS MATERIALIZED (
-    SELECT * FROM reco.recommend($1::text::bigint, coalesce($2::text::integer, 10),
-                                 coalesce($3::text::boolean, true), $4::text, $5::text, $6::text::float8)
-         WITH ORDINALITY AS r(shoe_id, score, cf_score, content_score, reason, rank))
-SELECT r.rank, r.shoe_id, s.name, s.brand, s.type, s.price::float8, r.score::float8,
-       r.cf_score::float8, r.content_score::float8, r.reason
-FROM r LEFT JOIN reco.shoe_summaries((SELECT array_agg(r2.shoe_id) FROM r r2)) s USING (shoe_id)
-ORDER BY r.rank";
+SELECT r.shoe_id, r.score::float8, r.cf_score::float8, r.content_score::float8, r.reason
+FROM reco.recommend($1::text::bigint, coalesce($2::text::integer, 10),
+                    coalesce($3::text::boolean, true), $4::text, $5::text, $6::text::float8) r";
+
+/// The display fields of shoes missing from that cache.
+pub const SHOE_SUMMARIES: &str = "
+SELECT s.shoe_id, s.name, s.brand, s.type, s.price::float8 FROM reco.shoe_summaries($1::bigint[]) s";
 
 pub const SIMILAR: &str = "
 WITH r AS MATERIALIZED (

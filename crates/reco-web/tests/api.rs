@@ -63,6 +63,29 @@ fn recommendations_are_ten_with_reasons() {
 }
 
 #[test]
+fn recommended_shoes_carry_their_catalogue_fields() {
+    // The names, brands, types and prices come from reco-web's shoe cache (filled through
+    // reco.shoe_summaries()); they must be the shoe's own, as GET /api/shoes/{id} shows them,
+    // on the first call (cache filled) and on the second (served from it).
+    let Some(base) = env_url("RECO_WEB_URL") else {
+        return;
+    };
+    for _ in 0..2 {
+        let v = get(&format!("{base}/api/recommendations/11?k=5")).json();
+        let items = v.as_array().expect("array");
+        assert_eq!(items.len(), 5);
+        for it in items {
+            let shoe = get(&format!("{base}/api/shoes/{}", it["shoe_id"])).json();
+            for field in ["name", "brand", "type"] {
+                assert_eq!(it[field], shoe[field], "{field} of {it}");
+            }
+            let (a, b) = (it["price"].as_f64(), shoe["price"].as_f64());
+            assert!(a.is_some() && a == b, "price of {it}: {a:?} vs {b:?}");
+        }
+    }
+}
+
+#[test]
 fn recommendation_filters() {
     let Some(base) = env_url("RECO_WEB_URL") else {
         return;
