@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crate::topk::top_k;
 use rayon::prelude::*;
 
-use crate::scoring::{user_scores, Blend, ModelView};
+use crate::scoring::{user_scores, Blend, ModelView, UserScores};
 
 /// One interaction of the split, in (user, time) order.
 pub struct SplitRow {
@@ -77,27 +77,15 @@ pub fn rank(
     k: usize,
     blend: &Blend,
 ) -> Vec<[Vec<usize>; 5]> {
-    users
-        .train
-        .par_iter()
-        .map(|history| {
-            let s = user_scores(view, history, blend);
-            let seen: HashSet<usize> = history.iter().map(|&(p, _)| p).collect();
-            let top = |scores: &[f32]| {
-                top_k(scores, k, |i| seen.contains(&i))
-                    .into_iter()
-                    .map(|(i, _)| i)
-                    .collect()
-            };
-            [
-                top(&s.hybrid),
-                top(&s.cf),
-                top(&s.knn),
-                top(&s.content),
-                top(view.popularity),
-            ]
-        })
-        .collect()
+    rank_by(view, users, k, blend, |s, top| {
+        [
+            top(&s.hybrid),
+            top(&s.cf),
+            top(&s.knn),
+            top(&s.content),
+            top(view.popularity),
+        ]
+    })
 }
 
 /// The top-k of the hybrid alone (the first ranking of [`rank`]), for each scored user: what
@@ -108,16 +96,31 @@ pub fn rank_hybrid(
     k: usize,
     blend: &Blend,
 ) -> Vec<Vec<usize>> {
+    rank_by(view, users, k, blend, |s, top| top(&s.hybrid))
+}
+
+/// Scores every scored user's shoes and hands them to `pick` with a top-k function that leaves
+/// the user's train shoes out.
+fn rank_by<T: Send>(
+    view: &ModelView,
+    users: &ScoredUsers,
+    k: usize,
+    blend: &Blend,
+    pick: impl Fn(&UserScores, &dyn Fn(&[f32]) -> Vec<usize>) -> T + Sync,
+) -> Vec<T> {
     users
         .train
         .par_iter()
         .map(|history| {
             let s = user_scores(view, history, blend);
             let seen: HashSet<usize> = history.iter().map(|&(p, _)| p).collect();
-            top_k(&s.hybrid, k, |i| seen.contains(&i))
-                .into_iter()
-                .map(|(i, _)| i)
-                .collect()
+            let top = |scores: &[f32]| -> Vec<usize> {
+                top_k(scores, k, |i| seen.contains(&i))
+                    .into_iter()
+                    .map(|(i, _)| i)
+                    .collect()
+            };
+            pick(&s, &top)
         })
         .collect()
 }
