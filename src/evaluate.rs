@@ -104,7 +104,9 @@ fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
         "factors": svd.k, "oversampling": svd.oversample, "power_iterations": svd.power_iters,
         "seed": svd.seed, "cf_weight": blend.cf_weight, "history_shrinkage": blend.history_shrinkage,
         "knn_neighbours": params.knn.neighbours, "knn_shrinkage": params.knn.shrinkage,
-        "knn_weight": blend.knn_weight,
+        "knn_weight": blend.knn_weight, "content_weight": blend.content_weight,
+        "popularity_weight": blend.popularity_weight,
+        "recency_half_life": blend.recency_half_life, "recency_floor": blend.recency_floor,
     });
     Evaluation {
         model,

@@ -161,7 +161,9 @@ const KNN_WEIGHT: usize = 5;
 const CONTENT_WEIGHT: usize = 6;
 const POPULARITY_WEIGHT: usize = 7;
 const SIMILAR_KNN_WEIGHT: usize = 8;
-const REALS: [RealSetting; 9] = [
+const RECENCY_HALF_LIFE: usize = 9;
+const RECENCY_FLOOR: usize = 10;
+const REALS: [RealSetting; 11] = [
     RealSetting {
         name: c"reco.half_life_days",
         short: c"Half-life in days of interaction weights (0 = no time decay).",
@@ -234,13 +236,29 @@ const REALS: [RealSetting; 9] = [
         min: 0.0,
         max: 1.0,
     },
+    RealSetting {
+        name: c"reco.recency_half_life",
+        short: c"How many more recent shoes of a user's history halve a shoe's weight in recommend() (0 = no recency weighting).",
+        long: c"The user's distinct shoes are ranked by their latest interaction, r = 0 for the newest; each shoe's summed action weight is multiplied by floor + (1 - floor) * 0.5^(r / half-life), floor = reco.recency_floor, before the item-item, CF and content scores are computed. Counted in shoes, not days, so it means the same in a shop whose customers come daily and one whose customers come yearly. The model itself is trained without it.",
+        boot: 1.0,
+        min: 0.0,
+        max: 1000000.0,
+    },
+    RealSetting {
+        name: c"reco.recency_floor",
+        short: c"Share of a shoe's weight that recency weighting never takes away (see reco.recency_half_life).",
+        long: c"1 turns recency weighting off; 0 lets the oldest shoes of a long history count for almost nothing.",
+        boot: 0.15,
+        min: 0.0,
+        max: 1.0,
+    },
 ];
 
 static INT_VALUES: [Slot<c_int>; 9] = [const { Slot(UnsafeCell::new(0)) }; 9];
-static REAL_VALUES: [Slot<f64>; 9] = [const { Slot(UnsafeCell::new(0.0)) }; 9];
+static REAL_VALUES: [Slot<f64>; 11] = [const { Slot(UnsafeCell::new(0.0)) }; 11];
 /// A value set before the library was loaded and rejected when the setting was defined, kept
 /// until the setting is assigned again. Ints first, then reals.
-static REJECTED: Slot<[Option<&'static str>; 18]> = Slot(UnsafeCell::new([None; 18]));
+static REJECTED: Slot<[Option<&'static str>; 20]> = Slot(UnsafeCell::new([None; 20]));
 
 fn set_rejected(slot: usize, value: Option<&'static str>) {
     // SAFETY: main thread only (see Slot).
@@ -300,7 +318,8 @@ macro_rules! real_hooks {
 /// Defines every setting and reserves the prefix; called once from _PG_init.
 pub fn register() {
     let int_assign: [pg_sys::GucIntAssignHook; 9] = int_hooks!(0, 1, 2, 3, 4, 5, 6, 7, 8);
-    let real_assign: [pg_sys::GucRealAssignHook; 9] = real_hooks!(0, 1, 2, 3, 4, 5, 6, 7, 8);
+    let real_assign: [pg_sys::GucRealAssignHook; 11] =
+        real_hooks!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
     // The accessors find their settings by index: each index must name its setting.
     for (i, name) in [
         (FACTORS, c"reco.factors"),
@@ -325,6 +344,8 @@ pub fn register() {
         (CONTENT_WEIGHT, c"reco.content_weight"),
         (POPULARITY_WEIGHT, c"reco.popularity_weight"),
         (SIMILAR_KNN_WEIGHT, c"reco.similar_knn_weight"),
+        (RECENCY_HALF_LIFE, c"reco.recency_half_life"),
+        (RECENCY_FLOOR, c"reco.recency_floor"),
     ] {
         assert_eq!(REALS[i].name, name);
     }
@@ -496,6 +517,16 @@ pub fn content_weight() -> f64 {
 /// reco.popularity_weight
 pub fn popularity_weight() -> f64 {
     real(POPULARITY_WEIGHT)
+}
+
+/// reco.recency_half_life
+pub fn recency_half_life() -> f64 {
+    real(RECENCY_HALF_LIFE)
+}
+
+/// reco.recency_floor
+pub fn recency_floor() -> f64 {
+    real(RECENCY_FLOOR)
 }
 
 /// reco.knn_max_user_items

@@ -144,11 +144,16 @@ pub fn rank(
     for &pos in &rated_down {
         filters.denied.insert(model.shoes[pos].shoe_id);
         match history.iter_mut().find(|h| h.pos == pos) {
-            Some(h) => h.weight = RATED_DOWN_WEIGHT,
+            Some(h) => {
+                h.weight = RATED_DOWN_WEIGHT;
+                h.recency = 0;
+            }
             None => history.push(HistoryItem {
                 pos,
                 weight: RATED_DOWN_WEIGHT,
                 strongest: 0,
+                // A rating is a deliberate signal: recency weighting leaves it whole.
+                recency: 0,
             }),
         }
     }
@@ -201,6 +206,8 @@ pub fn blend() -> Blend {
         history_shrinkage: guc::history_shrinkage(),
         content_weight: guc::content_weight(),
         popularity_weight: guc::popularity_weight(),
+        recency_half_life: guc::recency_half_life(),
+        recency_floor: guc::recency_floor(),
     }
 }
 
@@ -239,7 +246,7 @@ pub fn read_user(
     let plan = cache::prepared(
         client,
         "SELECT u.age, u.gender, u.primary_usage, i.shoe_id, i.action, w.weight::float8, \
-                extract(epoch FROM i.occurred_at)::float8 \
+                extract(epoch FROM i.occurred_at)::float8, i.interaction_id \
          FROM reco.users u \
          LEFT JOIN reco.interactions i ON i.user_id = u.user_id \
          LEFT JOIN reco.action_weights w ON w.action = i.action \
@@ -276,7 +283,8 @@ pub fn read_user(
         // counts nothing.
         let weight: f64 = column(&row, 6, "reco.action_weights", "weight").unwrap_or(0.0);
         let at: f64 = column(&row, 7, INTERACTIONS, "occurred_at").unwrap_or(0.0);
-        interactions.push((pos, action_rank(&action), weight, at));
+        let interaction_id: i64 = column(&row, 8, INTERACTIONS, "interaction_id").unwrap_or(0);
+        interactions.push((pos, action_rank(&action), weight, at, interaction_id));
     }
     let history = aggregate_history(model, interactions);
     (profile.expect("at least one row"), history)

@@ -1066,6 +1066,7 @@ fn read_interactions(
                     weight as f32,
                     relevant[action_index],
                     test,
+                    (at_micros, interaction_id),
                 );
                 if test {
                     // Left out of the training matrix: unseen by the version it measures.

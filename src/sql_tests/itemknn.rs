@@ -78,6 +78,44 @@ mod tests {
     }
 
     #[pg_test]
+    fn the_latest_shoe_of_a_history_counts_most() {
+        tiny_shop();
+        Spi::run("SELECT reco.refresh()").unwrap();
+        // Users 7 and 8 bought the same two shoes, in opposite orders; nothing else.
+        Spi::run(
+            "INSERT INTO reco.users (user_id) VALUES (7), (8);
+             INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at) VALUES
+                (7, 10, 'purchase', '2026-04-01'), (7, 12, 'purchase', '2026-04-02'),
+                (8, 12, 'purchase', '2026-04-01'), (8, 10, 'purchase', '2026-04-02');
+             SET LOCAL reco.recency_half_life = 1; SET LOCAL reco.recency_floor = 0",
+        )
+        .unwrap();
+        // Each gets the neighbour of what they bought last: the hiking boot 13 after boot 12,
+        // the running shoe 11 after shoe 10.
+        let after_boot = recommended_ids("SELECT shoe_id FROM reco.recommend(7, 2)");
+        let after_runner = recommended_ids("SELECT shoe_id FROM reco.recommend(8, 2)");
+        assert_eq!(after_boot.first(), Some(&13), "{after_boot:?}");
+        assert_eq!(after_runner.first(), Some(&11), "{after_runner:?}");
+        // The reason names the shoe the recommendation comes from.
+        assert_eq!(
+            one_text("SELECT reason FROM reco.recommend(7, 1)").as_deref(),
+            Some("often chosen together with Peak Hiker you bought")
+        );
+        // Without recency weighting the two histories are the same, and so are the lists.
+        Spi::run("SET LOCAL reco.recency_half_life = 0").unwrap();
+        assert_eq!(
+            recommended_ids("SELECT shoe_id FROM reco.recommend(7, 3)"),
+            recommended_ids("SELECT shoe_id FROM reco.recommend(8, 3)")
+        );
+        // The defaults weigh recency too.
+        Spi::run("RESET reco.recency_half_life; RESET reco.recency_floor").unwrap();
+        assert_eq!(
+            recommended_ids("SELECT shoe_id FROM reco.recommend(7, 1)"),
+            vec![13]
+        );
+    }
+
+    #[pg_test]
     fn similar_uses_the_neighbours() {
         tiny_shop();
         Spi::run("SELECT reco.refresh()").unwrap();

@@ -361,6 +361,7 @@ mod tests {
             train: (0..6)
                 .map(|u| vec![(u, 1.0), ((u + 3) % 12, 5.0)])
                 .collect(),
+            recency: (0..6).map(|_| vec![1, 0]).collect(),
             relevant: (0..6).map(|u| [(u + 1) % 12].into()).collect(),
         };
         let blend = crate::scoring::Blend {
@@ -369,6 +370,8 @@ mod tests {
             history_shrinkage: 30.0,
             content_weight: 1.0,
             popularity_weight: 0.05,
+            recency_half_life: 2.0,
+            recency_floor: 0.25,
         };
         let all = crate::offline::rank(&owned.view(), &users, 5, &blend);
         let hybrid = crate::offline::rank_hybrid(&borrowed.view(), &users, 5, &blend);

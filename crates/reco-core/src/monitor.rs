@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::drift::{self, DriftMeasure};
 use crate::offline::ScoredUsers;
 use crate::rng::splitmix64;
+use crate::scoring::recency_ranks;
 
 /// Deciles of shoes by popularity in both windows (plus the group of shoes seen in neither).
 pub const POPULARITY_GROUPS: usize = 10;
@@ -51,14 +52,25 @@ pub struct Holdout {
 
 #[derive(Default)]
 struct SampledUser {
-    history: BTreeMap<usize, f32>,
+    /// Per history shoe: the summed weight and the key (time, interaction id) of its latest
+    /// interaction, for the recency ranks.
+    history: BTreeMap<usize, (f32, (i64, i64))>,
     test: HashSet<usize>,
 }
 
 impl Holdout {
-    /// One interaction of a sampled user: history (also in the training matrix) or test (left
-    /// out of it); only a test interaction with a `relevant` action can be a hit.
-    pub fn push(&mut self, user_id: i64, shoe: usize, weight: f32, relevant: bool, test: bool) {
+    /// One interaction of a sampled user, in any order: history (also in the training matrix) or
+    /// test (left out of it); only a test interaction with a `relevant` action can be a hit.
+    /// `latest` orders the interactions in time: (timestamp, interaction id).
+    pub fn push(
+        &mut self,
+        user_id: i64,
+        shoe: usize,
+        weight: f32,
+        relevant: bool,
+        test: bool,
+        latest: (i64, i64),
+    ) {
         let u = self.users.entry(user_id).or_default();
         if test {
             self.held_out += 1;
@@ -66,7 +78,9 @@ impl Holdout {
                 u.test.insert(shoe);
             }
         } else {
-            *u.history.entry(shoe).or_default() += weight;
+            let e = u.history.entry(shoe).or_insert((0.0, latest));
+            e.0 += weight;
+            e.1 = e.1.max(latest);
         }
     }
 
@@ -79,6 +93,7 @@ impl Holdout {
         let mut scored = ScoredUsers {
             user_ids: Vec::new(),
             train: Vec::new(),
+            recency: Vec::new(),
             relevant: Vec::new(),
         };
         for id in ids {
@@ -95,7 +110,11 @@ impl Holdout {
                 continue;
             }
             scored.user_ids.push(id);
-            scored.train.push(u.history.into_iter().collect());
+            let latest: Vec<(i64, i64)> = u.history.values().map(|&(_, l)| l).collect();
+            scored.recency.push(recency_ranks(&latest));
+            scored
+                .train
+                .push(u.history.into_iter().map(|(p, (w, _))| (p, w)).collect());
             scored.relevant.push(relevant);
         }
         scored
@@ -266,33 +285,48 @@ mod tests {
     fn scored_users_need_a_history_and_an_unseen_relevant_test_shoe() {
         let mut h = Holdout::default();
         // User 5: history {1: 1+2}, test {2 relevant, 3 not relevant, 1 relevant but seen}.
-        h.push(5, 1, 1.0, true, false);
-        h.push(5, 1, 2.0, false, false);
-        h.push(5, 2, 1.0, true, true);
-        h.push(5, 3, 1.0, false, true);
-        h.push(5, 1, 1.0, true, true);
+        h.push(5, 1, 1.0, true, false, (0, 0));
+        h.push(5, 1, 2.0, false, false, (0, 0));
+        h.push(5, 2, 1.0, true, true, (0, 0));
+        h.push(5, 3, 1.0, false, true, (0, 0));
+        h.push(5, 1, 1.0, true, true, (0, 0));
         // User 3: test only (no history): not scored.
-        h.push(3, 4, 1.0, true, true);
+        h.push(3, 4, 1.0, true, true, (0, 0));
         // User 9: history, but only a non-relevant test shoe: not scored.
-        h.push(9, 0, 1.0, true, false);
-        h.push(9, 4, 1.0, false, true);
+        h.push(9, 0, 1.0, true, false, (0, 0));
+        h.push(9, 4, 1.0, false, true, (0, 0));
         // User 1: scored, the smallest id first.
-        h.push(1, 0, 1.0, false, false);
-        h.push(1, 4, 1.0, true, true);
+        h.push(1, 0, 1.0, false, false, (0, 0));
+        h.push(1, 4, 1.0, true, true, (0, 0));
         assert_eq!(h.held_out, 6);
         let s = h.scored_users(10);
         assert_eq!(s.user_ids, vec![1, 5]);
         assert_eq!(s.train[1], vec![(1, 3.0)]);
+        assert_eq!(s.recency[1], vec![0]);
         assert_eq!(s.relevant[1], HashSet::from([2]));
         assert_eq!(s.relevant[0], HashSet::from([4]));
+    }
+
+    #[test]
+    fn history_shoes_are_ranked_by_their_latest_interaction_whatever_the_read_order() {
+        let mut h = Holdout::default();
+        // Shoe 7 at t=5 and again at t=30, shoe 2 at t=20, shoe 4 at t=20 but a later id.
+        h.push(1, 7, 1.0, false, false, (30, 9));
+        h.push(1, 2, 1.0, false, false, (20, 3));
+        h.push(1, 7, 1.0, false, false, (5, 1));
+        h.push(1, 4, 1.0, false, false, (20, 4));
+        h.push(1, 0, 1.0, true, true, (40, 10));
+        let s = h.scored_users(10);
+        assert_eq!(s.train[0], vec![(2, 1.0), (4, 1.0), (7, 2.0)]);
+        assert_eq!(s.recency[0], vec![2, 1, 0]);
     }
 
     #[test]
     fn scored_users_stop_at_the_cap() {
         let mut h = Holdout::default();
         for u in 0..10 {
-            h.push(u, 0, 1.0, false, false);
-            h.push(u, 1, 1.0, true, true);
+            h.push(u, 0, 1.0, false, false, (0, 0));
+            h.push(u, 1, 1.0, true, true, (0, 0));
         }
         assert_eq!(h.scored_users(3).user_ids, vec![0, 1, 2]);
     }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crate::topk::top_k;
 use rayon::prelude::*;
 
-use crate::scoring::{user_scores, Blend, ModelView, UserScores};
+use crate::scoring::{recency_ranks, recency_weighted, user_scores, Blend, ModelView, UserScores};
 
 /// One interaction of the split, in (user, time) order.
 pub struct SplitRow {
@@ -23,6 +23,9 @@ pub struct ScoredUsers {
     pub user_ids: Vec<i64>,
     /// Train history per scored user: (shoe position, summed weight), sorted by position.
     pub train: Vec<Vec<(usize, f32)>>,
+    /// Parallel to `train`: each shoe's recency rank in the train part (0 = touched last; see
+    /// [`crate::scoring::recency_factor`]).
+    pub recency: Vec<Vec<u32>>,
     pub relevant: Vec<HashSet<usize>>,
 }
 
@@ -32,6 +35,7 @@ pub fn build(rows: Vec<SplitRow>) -> (ScoredUsers, Vec<(u32, u32, f32)>) {
     let mut scored = ScoredUsers {
         user_ids: Vec::new(),
         train: Vec::new(),
+        recency: Vec::new(),
         relevant: Vec::new(),
     };
     let mut train_triplets = Vec::new();
@@ -43,9 +47,13 @@ pub fn build(rows: Vec<SplitRow>) -> (ScoredUsers, Vec<(u32, u32, f32)>) {
         while j < rows.len() && rows[j].user_id == uid {
             j += 1;
         }
-        let mut history: std::collections::BTreeMap<usize, f32> = Default::default();
-        for r in rows[i..j].iter().filter(|r| !r.test) {
-            *history.entry(r.shoe_pos).or_default() += r.weight;
+        // Per shoe: the summed weight and the index of its latest train row (rows are in time
+        // order).
+        let mut history: std::collections::BTreeMap<usize, (f32, usize)> = Default::default();
+        for (at, r) in rows[i..j].iter().enumerate().filter(|(_, r)| !r.test) {
+            let e = history.entry(r.shoe_pos).or_default();
+            e.0 += r.weight;
+            e.1 = at;
             train_triplets.push((user_index, r.shoe_pos as u32, r.weight));
         }
         if !history.is_empty() {
@@ -58,7 +66,11 @@ pub fn build(rows: Vec<SplitRow>) -> (ScoredUsers, Vec<(u32, u32, f32)>) {
             .collect();
         if !relevant.is_empty() && !history.is_empty() {
             scored.user_ids.push(uid);
-            scored.train.push(history.into_iter().collect());
+            let latest: Vec<usize> = history.values().map(|&(_, at)| at).collect();
+            scored.recency.push(recency_ranks(&latest));
+            scored
+                .train
+                .push(history.into_iter().map(|(p, (w, _))| (p, w)).collect());
             scored.relevant.push(relevant);
         }
         i = j;
@@ -111,8 +123,9 @@ fn rank_by<T: Send>(
     users
         .train
         .par_iter()
-        .map(|history| {
-            let s = user_scores(view, history, blend);
+        .zip(&users.recency)
+        .map(|(history, recency)| {
+            let s = user_scores(view, &recency_weighted(history, recency, blend), blend);
             let seen: HashSet<usize> = history.iter().map(|&(p, _)| p).collect();
             let top = |scores: &[f32]| -> Vec<usize> {
                 top_k(scores, k, |i| seen.contains(&i))
@@ -153,6 +166,8 @@ mod tests {
         let (scored, triplets) = build(rows);
         assert_eq!(scored.user_ids, vec![1]);
         assert_eq!(scored.train[0], vec![(0, 1.0), (1, 1.0)]);
+        // Shoe 1 was touched after shoe 0.
+        assert_eq!(scored.recency[0], vec![1, 0]);
         assert_eq!(scored.relevant[0], HashSet::from([3]));
         assert_eq!(triplets, vec![(0, 0, 1.0), (0, 1, 1.0), (1, 4, 1.0)]);
     }

@@ -11,8 +11,8 @@ use crate::catalog::Shoe;
 use crate::itemknn::Neighbours;
 use crate::model::Model;
 use crate::scoring::{
-    cf_scores, content_scores, cosine, decayed, scale_to_unit_max, sparse_dot, user_scores, Blend,
-    ModelView, UserScores,
+    cf_scores, content_scores, cosine, decayed, recency_factor, recency_ranks, scale_to_unit_max,
+    sparse_dot, user_scores, Blend, ModelView, UserScores,
 };
 use crate::segments::{segment_keys, usage_audience};
 use crate::svd::TruncatedSvd;
@@ -56,6 +56,9 @@ pub struct HistoryItem {
     pub weight: f32,
     /// The strongest action ([`action_rank`]).
     pub strongest: u8,
+    /// How many other shoes of the history were touched more recently (0 = the newest): see
+    /// [`crate::scoring::recency_factor`].
+    pub recency: u32,
 }
 
 /// A user's demographics (cold start).
@@ -480,7 +483,13 @@ impl ServingModel {
         exclude_purchased: bool,
         blend: &Blend,
     ) -> Vec<Recommendation> {
-        let weights: Vec<(usize, f32)> = history.iter().map(|h| (h.pos, h.weight)).collect();
+        let weights: Vec<(usize, f32)> = history
+            .iter()
+            .map(|h| {
+                let f = recency_factor(h.recency, blend.recency_half_life, blend.recency_floor);
+                (h.pos, h.weight * f)
+            })
+            .collect();
         let blend = Blend {
             cf_weight: if self.has_model { blend.cf_weight } else { 0.0 },
             ..*blend
@@ -645,22 +654,34 @@ impl ServingModel {
 /// in any order; the result is sorted by position. Weights are decayed as the model decays them.
 pub fn aggregate_history(
     model: &ServingModel,
-    rows: impl IntoIterator<Item = (usize, u8, f64, f64)>,
+    rows: impl IntoIterator<Item = (usize, u8, f64, f64, i64)>,
 ) -> Vec<HistoryItem> {
-    let mut by_pos: HashMap<usize, HistoryItem> = HashMap::new();
-    for (pos, rank, weight, at) in rows {
+    let mut by_pos: HashMap<usize, (HistoryItem, (f64, i64))> = HashMap::new();
+    for (pos, rank, weight, at, interaction_id) in rows {
         let w = model.decayed_weight(weight, at);
-        let item = by_pos.entry(pos).or_insert(HistoryItem {
-            pos,
-            weight: 0.0,
-            strongest: 0,
-        });
+        let (item, latest) = by_pos.entry(pos).or_insert((
+            HistoryItem {
+                pos,
+                weight: 0.0,
+                strongest: 0,
+                recency: 0,
+            },
+            (f64::NEG_INFINITY, i64::MIN),
+        ));
         item.weight += w;
         item.strongest = item.strongest.max(rank);
+        if (at, interaction_id) > *latest {
+            *latest = (at, interaction_id);
+        }
     }
-    let mut items: Vec<HistoryItem> = by_pos.into_values().collect();
-    items.sort_by_key(|h| h.pos);
+    let mut items: Vec<(HistoryItem, (f64, i64))> = by_pos.into_values().collect();
+    items.sort_by_key(|(h, _)| h.pos);
+    let latest: Vec<(f64, i64)> = items.iter().map(|&(_, l)| l).collect();
     items
+        .into_iter()
+        .zip(recency_ranks(&latest))
+        .map(|((h, _), recency)| HistoryItem { recency, ..h })
+        .collect()
 }
 
 /// Rows of `factors` (k each) scaled to unit length; zero rows stay zero.
