@@ -20,6 +20,74 @@ pub fn content_scores(by_term: &CsMat<f32>, query: &[(usize, f32)]) -> Vec<f32> 
     scores
 }
 
+/// [`content_scores`] of several profiles at once, bit for bit: `out[u]` is
+/// `content_scores(by_term, profiles[u])`, computed by one pass over the shoes' rows (`by_shoe`,
+/// the same matrix in CSR) with the profiles as a dense terms x users block. Scattering one
+/// profile's terms over their shoes touches most of the matrix for every user (a profile has
+/// a third of a small vocabulary's terms); a batch shares that pass, and the inner loop over
+/// users vectorises. Each shoe's sum runs over its terms in increasing order, as the scatter
+/// adds them, and a term outside a profile adds an exact 0.
+pub fn content_scores_batch(by_shoe: &CsMat<f32>, profiles: &[&[(usize, f32)]]) -> Vec<Vec<f32>> {
+    debug_assert!(by_shoe.is_csr(), "one row per shoe");
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            return unsafe { content_scores_batch_avx2(by_shoe, profiles) };
+        }
+    }
+    content_scores_batch_lanes(by_shoe, profiles)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn content_scores_batch_avx2(
+    by_shoe: &CsMat<f32>,
+    profiles: &[&[(usize, f32)]],
+) -> Vec<Vec<f32>> {
+    content_scores_batch_lanes(by_shoe, profiles)
+}
+
+#[inline(always)]
+fn content_scores_batch_lanes(by_shoe: &CsMat<f32>, profiles: &[&[(usize, f32)]]) -> Vec<Vec<f32>> {
+    let mut out: Vec<Vec<f32>> = profiles
+        .iter()
+        .map(|_| Vec::with_capacity(by_shoe.rows()))
+        .collect();
+    for (first, chunk) in (0..profiles.len())
+        .step_by(CONTENT_BATCH)
+        .zip(profiles.chunks(CONTENT_BATCH))
+    {
+        let terms = by_shoe.cols();
+        let mut q = vec![0f32; terms * CONTENT_BATCH];
+        for (b, profile) in chunk.iter().enumerate() {
+            for &(t, w) in profile.iter() {
+                if t < terms {
+                    q[t * CONTENT_BATCH + b] = w;
+                }
+            }
+        }
+        let outs = &mut out[first..first + chunk.len()];
+        for row in by_shoe.outer_iterator() {
+            let mut acc = [0f32; CONTENT_BATCH];
+            for (t, &w) in row.iter() {
+                let qt = &q[t * CONTENT_BATCH..(t + 1) * CONTENT_BATCH];
+                for (a, &x) in acc.iter_mut().zip(qt) {
+                    *a += x * w;
+                }
+            }
+            for (o, &a) in outs.iter_mut().zip(&acc) {
+                o.push(a);
+            }
+        }
+    }
+    out
+}
+
+/// Profiles per pass of [`content_scores_batch`] (two AVX registers of sums per shoe).
+const CONTENT_BATCH: usize = 16;
+
 /// PureSVD fold-in: the user's vector in factor space, p = sum_h w_h * V_h.
 pub fn fold_in(factors: &[f32], k: usize, history: &[(usize, f32)]) -> Vec<f32> {
     let mut p = vec![0f32; k];
@@ -62,6 +130,43 @@ fn cf_scores_lanes(factors: &[f32], k: usize, p: &[f32]) -> Vec<f32> {
         .chunks_exact(k)
         .map(|row| dot_lanes(row, p))
         .collect()
+}
+
+/// [`cf_scores`] of several users at once: `out[u]` is `cf_scores(factors, k, queries[u])`,
+/// bit for bit. One pass over the shoes' factors serves every query, so a batch of users (the
+/// held-out quality sample, evaluate()) reads the n x k matrix, several MB, once per batch
+/// instead of once per user: scoring one user is bound by that read, not by the arithmetic.
+pub fn cf_scores_batch(factors: &[f32], k: usize, queries: &[&[f32]]) -> Vec<Vec<f32>> {
+    if k == 0 {
+        return vec![Vec::new(); queries.len()];
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            return unsafe { cf_scores_batch_avx2(factors, k, queries) };
+        }
+    }
+    cf_scores_batch_lanes(factors, k, queries)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn cf_scores_batch_avx2(factors: &[f32], k: usize, queries: &[&[f32]]) -> Vec<Vec<f32>> {
+    cf_scores_batch_lanes(factors, k, queries)
+}
+
+#[inline(always)]
+fn cf_scores_batch_lanes(factors: &[f32], k: usize, queries: &[&[f32]]) -> Vec<Vec<f32>> {
+    let n = factors.len() / k;
+    let mut out: Vec<Vec<f32>> = queries.iter().map(|_| Vec::with_capacity(n)).collect();
+    for row in factors.chunks_exact(k) {
+        for (scores, p) in out.iter_mut().zip(queries) {
+            scores.push(dot_lanes(row, p));
+        }
+    }
+    out
 }
 
 #[inline(always)]
@@ -282,24 +387,25 @@ pub struct UserScores {
 /// scaled to a maximum of 1. CF grows with the history: users with little of it get the
 /// neighbours of what they did and content; long histories add the low-rank model.
 pub fn user_scores(m: &ModelView, history: &[(usize, f32)], blend: &Blend) -> UserScores {
-    let n = m.popularity.len();
+    let cf = cf_query(m, history).map(|p| cf_scores(m.factors, m.k, &p));
+    user_scores_with_parts(m, history, blend, cf, None)
+}
+
+/// The user's vector in factor space (the fold-in of the history's shoes that are in the
+/// model), or None when there is no CF part (no factors, or no such shoe): what
+/// [`cf_scores`] / [`cf_scores_batch`] take.
+pub fn cf_query(m: &ModelView, history: &[(usize, f32)]) -> Option<Vec<f32>> {
     let in_model: Vec<(usize, f32)> = history
         .iter()
         .copied()
         .filter(|&(p, _)| m.in_model[p])
         .collect();
-    let a = if m.k > 0 {
-        cf_blend_weight(blend.cf_weight, blend.history_shrinkage, history.len()) as f32
-    } else {
-        0.0
-    };
-    let mut cf = if m.k > 0 && !in_model.is_empty() {
-        let p = fold_in(m.factors, m.k, &in_model);
-        cf_scores(m.factors, m.k, &p)
-    } else {
-        vec![0f32; n]
-    };
-    scale_by_max_abs(&mut cf);
+    (m.k > 0 && !in_model.is_empty()).then(|| fold_in(m.factors, m.k, &in_model))
+}
+
+/// The history's TF-IDF profile: the rows of its shoes weighted by the history's weights,
+/// summed and L2-normalised (empty when no shoe has text); what [`content_scores`] takes.
+pub fn content_profile(m: &ModelView, history: &[(usize, f32)]) -> Vec<(usize, f32)> {
     let rows: Vec<Vec<(usize, f32)>> = history
         .iter()
         .map(|&(p, _)| {
@@ -314,7 +420,34 @@ pub fn user_scores(m: &ModelView, history: &[(usize, f32)], blend: &Blend) -> Us
         .zip(history)
         .map(|(r, &(_, w))| (r.as_slice(), w))
         .collect();
-    let content = content_scores(m.content_by_term, &weighted_profile(&parts));
+    weighted_profile(&parts)
+}
+
+/// [`user_scores`] with parts already computed, so that a batch of users can share one pass
+/// over the model: `cf` is `cf_scores` of [`cf_query`]'s vector (None where that is None),
+/// `content` is `content_scores` of [`content_profile`] (None: computed here).
+pub fn user_scores_with_parts(
+    m: &ModelView,
+    history: &[(usize, f32)],
+    blend: &Blend,
+    cf: Option<Vec<f32>>,
+    content: Option<Vec<f32>>,
+) -> UserScores {
+    let n = m.popularity.len();
+    let in_model: Vec<(usize, f32)> = history
+        .iter()
+        .copied()
+        .filter(|&(p, _)| m.in_model[p])
+        .collect();
+    let a = if m.k > 0 {
+        cf_blend_weight(blend.cf_weight, blend.history_shrinkage, history.len()) as f32
+    } else {
+        0.0
+    };
+    let mut cf = cf.unwrap_or_else(|| vec![0f32; n]);
+    scale_by_max_abs(&mut cf);
+    let content =
+        content.unwrap_or_else(|| content_scores(m.content_by_term, &content_profile(m, history)));
     let mut knn = if m.neighbours.is_empty() || blend.knn_weight <= 0.0 {
         vec![0f32; n]
     } else {
@@ -423,6 +556,65 @@ mod tests {
             let want: f32 = r.iter().zip(&q).map(|(x, y)| x * y).sum();
             assert!((want - g).abs() < 1e-5, "{want} vs {g}");
         }
+    }
+
+    #[test]
+    fn batched_cf_scores_equal_one_user_at_a_time_bit_for_bit() {
+        // 7 shoes x k = 19 (lanes and a tail), 3 queries, and the empty batch.
+        let k = 19;
+        let v: Vec<f32> = (0..7 * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let qs: Vec<Vec<f32>> = (0..3)
+            .map(|u| (0..k).map(|i| ((i + 5 * u) as f32 * 0.11).cos()).collect())
+            .collect();
+        let refs: Vec<&[f32]> = qs.iter().map(|q| q.as_slice()).collect();
+        let batch = cf_scores_batch(&v, k, &refs);
+        assert_eq!(batch.len(), 3);
+        for (q, got) in qs.iter().zip(&batch) {
+            let want = cf_scores(&v, k, q);
+            assert_eq!(got.len(), 7);
+            assert!(want
+                .iter()
+                .zip(got)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+        assert!(cf_scores_batch(&v, k, &[]).is_empty());
+        assert_eq!(cf_scores_batch(&[], 0, &refs), vec![Vec::<f32>::new(); 3]);
+    }
+
+    #[test]
+    fn batched_content_scores_equal_the_scatter_bit_for_bit() {
+        // 9 shoes x 7 terms, irregular rows (shoe 4 has no text); 19 profiles (a full batch of
+        // 16 and 3 more), one of them empty.
+        let mut t = sprs::TriMat::new((9, 7));
+        for shoe in 0..9usize {
+            for term in 0..7usize {
+                if shoe != 4 && (shoe * 3 + term * 5) % 4 != 0 {
+                    t.add_triplet(shoe, term, ((shoe * 7 + term) as f32 * 0.53).sin().abs());
+                }
+            }
+        }
+        let by_shoe: CsMat<f32> = t.to_csr();
+        let by_term = by_shoe.to_csc();
+        let profiles: Vec<Vec<(usize, f32)>> = (0..19usize)
+            .map(|u| {
+                (0..7usize)
+                    .filter(|term| u != 5 && (u + term) % 3 != 0)
+                    .map(|term| (term, ((u * 11 + term) as f32 * 0.29).cos()))
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[(usize, f32)]> = profiles.iter().map(|p| p.as_slice()).collect();
+        let batch = content_scores_batch(&by_shoe, &refs);
+        assert_eq!(batch.len(), 19);
+        assert!(batch[5].iter().all(|&x| x == 0.0));
+        for (p, got) in profiles.iter().zip(&batch) {
+            let want = content_scores(&by_term, p);
+            assert_eq!(got.len(), 9);
+            for (a, b) in want.iter().zip(got) {
+                assert_eq!(a.to_bits(), b.to_bits(), "{want:?} {got:?}");
+            }
+        }
+        assert!(content_scores_batch(&by_shoe, &[]).is_empty());
     }
 
     #[test]
