@@ -84,10 +84,10 @@ fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
     }
     let content = model::build_content(&catalog);
     let inputs = ModelInputs {
+        matrix: reco_core::matrix::csr_from_triplets(m, catalog.len(), triplets),
         catalog,
         // Train users are identified by their row; the rankings go by ScoredUsers.
         user_ids: (0..m as i64).collect(),
-        triplets,
         segments: SegmentAssignment {
             names: Vec::new(),
             of_row: vec![None; m],

@@ -129,9 +129,23 @@ const ROUND: usize = 4096;
 /// Builds the neighbour lists from the user x shoe matrix `a` (CSR, weights summed per cell).
 /// `checkpoint` runs on the calling thread between rounds of shoes (cancellation).
 pub fn build(a: &CsMat<f32>, p: &KnnParams, checkpoint: &mut dyn FnMut()) -> Neighbours {
+    build_unless(a, p, &mut || {
+        checkpoint();
+        false
+    })
+    .expect("never stopped")
+}
+
+/// [`build`], stopped early (None) when `stop` returns true; it is asked between rounds of
+/// 4096 shoes, on this thread.
+pub fn build_unless(
+    a: &CsMat<f32>,
+    p: &KnnParams,
+    stop: &mut dyn FnMut() -> bool,
+) -> Option<Neighbours> {
     let n = a.cols();
     if p.neighbours == 0 || n == 0 {
-        return Neighbours::empty(n);
+        return Some(Neighbours::empty(n));
     }
     let x = weighted_rows(a, p);
     let xt = x.to_csc();
@@ -169,9 +183,11 @@ pub fn build(a: &CsMat<f32>, p: &KnnParams, checkpoint: &mut dyn FnMut()) -> Nei
             .flatten()
             .collect();
         rows.extend(part);
-        checkpoint();
+        if stop() {
+            return None;
+        }
     }
-    Neighbours::from_rows(rows)
+    Some(Neighbours::from_rows(rows))
 }
 
 /// The matrix the similarities are computed on: each value weighted, and each user's row cut to

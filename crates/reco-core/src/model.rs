@@ -15,7 +15,7 @@ use sprs::CsMat;
 
 use crate::catalog::Shoe;
 use crate::itemknn::{self, KnnParams, Neighbours};
-use crate::matrix::{column_sums, csr_from_triplets, grouped_column_sums, Triplets};
+use crate::matrix::{column_sums, grouped_column_sums};
 use crate::svd::{randomized_svd, SvdParams, TruncatedSvd};
 use crate::tfidf::{self, ShoeText, TfidfModel};
 use crate::topk::top_k;
@@ -59,8 +59,10 @@ pub struct ModelInputs {
     pub catalog: Vec<Shoe>,
     /// Row `i` of the matrix is user `user_ids[i]`.
     pub user_ids: Vec<i64>,
-    /// One (row, column, weight) per interaction; duplicates are summed.
-    pub triplets: Triplets,
+    /// Users x shoes (CSR): row `i` is `user_ids[i]`, column `j` is `catalog[j]`, each cell the
+    /// summed weight of the user's interactions with the shoe
+    /// ([`crate::matrix::csr_from_triplets`]).
+    pub matrix: CsMat<f32>,
     pub segments: SegmentAssignment,
 }
 
@@ -129,18 +131,20 @@ pub fn build(
     let ModelInputs {
         catalog,
         user_ids,
-        triplets,
+        matrix: a,
         segments,
     } = inputs;
-    let a = csr_from_triplets(user_ids.len(), catalog.len(), triplets);
+    assert_eq!(
+        a.shape(),
+        (user_ids.len(), catalog.len()),
+        "a row per user, a column per shoe"
+    );
     let popularity = column_sums(&a);
     let sums = grouped_column_sums(&a, &segments.of_row, segments.names.len());
     let segments = segment_tops(&segments.names, &segments.users(), &sums);
     drop(sums);
     checkpoint();
-    let neighbours = itemknn::build(&a, &params.knn, checkpoint);
-    checkpoint();
-    let svd = randomized_svd(&a, &params.svd, checkpoint);
+    let (neighbours, svd) = knn_beside_svd(&a, params, checkpoint);
     Model {
         catalog,
         user_ids,
@@ -151,6 +155,49 @@ pub fn build(
         segments,
         neighbours,
     }
+}
+
+/// The item-item build on another thread while this one runs the SVD: both are parallel, but
+/// each has single-threaded steps (the item-item build's copies of the matrix, the SVD's small
+/// dense factorisations) that the other one's work fills. `checkpoint` stays on this thread:
+/// it runs inside the SVD and, once the SVD is done, every few milliseconds until the item-item
+/// build is; if it unwinds (a cancelled query), the item-item thread stops at its next round and
+/// the unwinding goes on.
+fn knn_beside_svd(
+    a: &CsMat<f32>,
+    params: &BuildParams,
+    checkpoint: &mut dyn FnMut(),
+) -> (Neighbours, TruncatedSvd) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Set when dropped while armed: this thread is unwinding out of `checkpoint`.
+    struct StopOnUnwind<'a>(&'a AtomicBool);
+    impl Drop for StopOnUnwind<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        // None only when stopped, which happens only while this thread unwinds.
+        let knn = scope
+            .spawn(|| itemknn::build_unless(a, &params.knn, &mut || stop.load(Ordering::Relaxed)));
+        let _stop = StopOnUnwind(&stop);
+        let svd = randomized_svd(a, &params.svd, checkpoint);
+        while !knn.is_finished() {
+            checkpoint();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let neighbours = knn
+            .join()
+            .expect("the item-item build does not panic")
+            .expect("only stopped while unwinding");
+        checkpoint();
+        (neighbours, svd)
+    })
 }
 
 /// Peak bytes of a refresh: triplets and the CSR matrix (plus its transpose inside the SVD), the
@@ -200,6 +247,7 @@ pub fn segment_tops(names: &[String], users: &[i32], sums: &[Vec<f32>]) -> Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matrix::{csr_from_triplets, Triplets};
 
     fn shoe(id: i64, name: &str, shoe_type: &str) -> Shoe {
         Shoe {
@@ -246,9 +294,9 @@ mod tests {
         segments.assign(&mut index, 1, "usage=running/gender=male/age=25-34".into());
         let content = build_content(&catalog);
         let inputs = ModelInputs {
+            matrix: csr_from_triplets(3, catalog.len(), triplets),
             catalog,
             user_ids: vec![7, 8, 9],
-            triplets,
             segments,
         };
         let params = BuildParams {
@@ -330,9 +378,9 @@ mod tests {
         }
         let content = build_content(&catalog);
         let inputs = ModelInputs {
+            matrix: csr_from_triplets(40, catalog.len(), triplets),
             catalog,
             user_ids: (0..40).collect(),
-            triplets,
             segments: SegmentAssignment {
                 names: Vec::new(),
                 of_row: vec![None; 40],
@@ -382,6 +430,56 @@ mod tests {
         }
         // The history is left out of the ranking.
         assert!(!hybrid[0].contains(&0) && !hybrid[0].contains(&3));
+    }
+
+    #[test]
+    fn a_checkpoint_that_unwinds_stops_the_item_item_thread_and_passes_its_panic_on() {
+        // 6000 shoes (two item-item rounds), a user per pair of neighbouring shoes.
+        let n = 6000usize;
+        let mut t = sprs::TriMat::new((n, n));
+        for u in 0..n {
+            t.add_triplet(u, u, 1.0f32);
+            t.add_triplet(u, (u + 1) % n, 1.0);
+        }
+        let a: CsMat<f32> = t.to_csr();
+        let params = BuildParams {
+            svd: SvdParams {
+                k: 4,
+                oversample: 2,
+                power_iters: 1,
+                seed: 1,
+            },
+            knn: KnnParams {
+                neighbours: 5,
+                shrinkage: 0.0,
+                exponent: 1.0,
+                max_user_items: 0,
+                weighting: itemknn::Weighting::Binary,
+            },
+        };
+        // Finishing: every shoe's neighbours are the two it shares a user with.
+        let (nb, svd) = knn_beside_svd(&a, &params, &mut || {});
+        assert_eq!(nb.row(10).0, &[9, 11]);
+        assert_eq!(svd.singular_values.len(), 4);
+        // Cancelled inside the SVD: the checkpoint's own panic comes out, after the item-item
+        // thread has stopped (the scope joins it).
+        let mut calls = 0;
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            knn_beside_svd(&a, &params, &mut || {
+                calls += 1;
+                if calls == 2 {
+                    std::panic::panic_any("cancelled by the test");
+                }
+            })
+        }))
+        .expect_err("the checkpoint unwinds");
+        assert_eq!(
+            unwound.downcast_ref::<&str>(),
+            Some(&"cancelled by the test")
+        );
+        // And the item-item build alone stops when asked.
+        assert!(itemknn::build_unless(&a, &params.knn, &mut || true).is_none());
+        assert!(itemknn::build_unless(&a, &params.knn, &mut || false).is_some());
     }
 
     #[test]
