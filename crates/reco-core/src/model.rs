@@ -299,21 +299,7 @@ mod tests {
             user_ids: vec![7, 8, 9],
             segments,
         };
-        let params = BuildParams {
-            svd: SvdParams {
-                k: 3,
-                oversample: 2,
-                power_iters: 2,
-                seed: 1,
-            },
-            knn: KnnParams {
-                neighbours: 5,
-                shrinkage: 0.0,
-                exponent: 1.0,
-                max_user_items: 0,
-                weighting: itemknn::Weighting::Binary,
-            },
-        };
+        let params = small_params(3, 2);
         let mut checks = 0;
         let model = build(inputs, content, &params, &mut || checks += 1);
         assert!(checks >= 2);
@@ -432,6 +418,25 @@ mod tests {
         assert!(!hybrid[0].contains(&0) && !hybrid[0].contains(&3));
     }
 
+    /// k factors (oversampling 2, seed 1), 5 plain-cosine neighbours.
+    fn small_params(k: usize, power_iters: usize) -> BuildParams {
+        BuildParams {
+            svd: SvdParams {
+                k,
+                oversample: 2,
+                power_iters,
+                seed: 1,
+            },
+            knn: KnnParams {
+                neighbours: 5,
+                shrinkage: 0.0,
+                exponent: 1.0,
+                max_user_items: 0,
+                weighting: itemknn::Weighting::Binary,
+            },
+        }
+    }
+
     #[test]
     fn a_checkpoint_that_unwinds_stops_the_item_item_thread_and_passes_its_panic_on() {
         // 6000 shoes (two item-item rounds), a user per pair of neighbouring shoes.
@@ -442,21 +447,7 @@ mod tests {
             t.add_triplet(u, (u + 1) % n, 1.0);
         }
         let a: CsMat<f32> = t.to_csr();
-        let params = BuildParams {
-            svd: SvdParams {
-                k: 4,
-                oversample: 2,
-                power_iters: 1,
-                seed: 1,
-            },
-            knn: KnnParams {
-                neighbours: 5,
-                shrinkage: 0.0,
-                exponent: 1.0,
-                max_user_items: 0,
-                weighting: itemknn::Weighting::Binary,
-            },
-        };
+        let params = small_params(4, 1);
         // Finishing: every shoe's neighbours are the two it shares a user with.
         let (nb, svd) = knn_beside_svd(&a, &params, &mut || {});
         assert_eq!(nb.row(10).0, &[9, 11]);
