@@ -410,8 +410,8 @@ fn run_refresh(
 /// Runs `work` (which may use rayon) on a pool of one thread: for the work refresh() does beside
 /// the main thread's reading and writing (TF-IDF, the held-out quality). On the shared pool it
 /// would take both cores from the main thread, whose Postgres work is the longer path; on one
-/// it still ends first (tier M: TF-IDF 0.2-0.3 s beside a 0.4 s read, quality 0.2-0.3 s beside
-/// a 0.4 s write).
+/// it still ends about first (tier M, run Z2: TF-IDF 0.22-0.31 s beside a 0.33-0.44 s read,
+/// quality 0.32-0.40 s beside a 0.32-0.48 s write).
 fn on_one_core<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
         Ok(pool) => pool.install(work),
