@@ -2,11 +2,11 @@
 //! inputs, **build**, write) and the training step of the offline evaluation.
 //!
 //! ```text
-//! ModelInputs { catalog, user_ids, triplets, segments }
+//! ModelInputs { catalog, user_ids, matrix, segments }   (matrix: csr_from_triplets of the log)
 //!   ├─ build_content(catalog)      TF-IDF vocabulary and shoe vectors (needs only the catalogue,
 //!   │                              so refresh() starts it while it still reads the log)
-//!   └─ build(inputs, content, ..)  user x shoe matrix, popularity, segment popularity,
-//!                                  item-item neighbours, SVD
+//!   └─ build(inputs, content, ..)  popularity, segment popularity, item-item neighbours beside
+//!                                  the SVD
 //! ```
 
 use std::collections::HashMap;
@@ -170,7 +170,7 @@ fn knn_beside_svd(
 ) -> (Neighbours, TruncatedSvd) {
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    /// Set when dropped while armed: this thread is unwinding out of `checkpoint`.
+    /// Sets the flag when dropped while this thread unwinds (out of `checkpoint`).
     struct StopOnUnwind<'a>(&'a AtomicBool);
     impl Drop for StopOnUnwind<'_> {
         fn drop(&mut self) {
