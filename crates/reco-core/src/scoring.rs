@@ -387,20 +387,30 @@ pub struct UserScores {
 /// scaled to a maximum of 1. CF grows with the history: users with little of it get the
 /// neighbours of what they did and content; long histories add the low-rank model.
 pub fn user_scores(m: &ModelView, history: &[(usize, f32)], blend: &Blend) -> UserScores {
-    let cf = cf_query(m, history).map(|p| cf_scores(m.factors, m.k, &p));
-    user_scores_with_parts(m, history, blend, cf, None)
+    // One filter of the history serves the fold-in and the item-item part (a recommend() call).
+    let in_model = in_model(m, history);
+    let cf = fold_in_model(m, &in_model).map(|p| cf_scores(m.factors, m.k, &p));
+    scores_from_parts(m, history, &in_model, blend, cf, None)
+}
+
+/// The history's shoes that are in the model (the CF and item-item parts use only those).
+fn in_model(m: &ModelView, history: &[(usize, f32)]) -> Vec<(usize, f32)> {
+    history
+        .iter()
+        .copied()
+        .filter(|&(p, _)| m.in_model[p])
+        .collect()
+}
+
+fn fold_in_model(m: &ModelView, in_model: &[(usize, f32)]) -> Option<Vec<f32>> {
+    (m.k > 0 && !in_model.is_empty()).then(|| fold_in(m.factors, m.k, in_model))
 }
 
 /// The user's vector in factor space (the fold-in of the history's shoes that are in the
 /// model), or None when there is no CF part (no factors, or no such shoe): what
 /// [`cf_scores`] / [`cf_scores_batch`] take.
 pub fn cf_query(m: &ModelView, history: &[(usize, f32)]) -> Option<Vec<f32>> {
-    let in_model: Vec<(usize, f32)> = history
-        .iter()
-        .copied()
-        .filter(|&(p, _)| m.in_model[p])
-        .collect();
-    (m.k > 0 && !in_model.is_empty()).then(|| fold_in(m.factors, m.k, &in_model))
+    fold_in_model(m, &in_model(m, history))
 }
 
 /// The history's TF-IDF profile: the rows of its shoes weighted by the history's weights,
@@ -433,12 +443,18 @@ pub fn user_scores_with_parts(
     cf: Option<Vec<f32>>,
     content: Option<Vec<f32>>,
 ) -> UserScores {
+    scores_from_parts(m, history, &in_model(m, history), blend, cf, content)
+}
+
+fn scores_from_parts(
+    m: &ModelView,
+    history: &[(usize, f32)],
+    in_model: &[(usize, f32)],
+    blend: &Blend,
+    cf: Option<Vec<f32>>,
+    content: Option<Vec<f32>>,
+) -> UserScores {
     let n = m.popularity.len();
-    let in_model: Vec<(usize, f32)> = history
-        .iter()
-        .copied()
-        .filter(|&(p, _)| m.in_model[p])
-        .collect();
     let a = if m.k > 0 {
         cf_blend_weight(blend.cf_weight, blend.history_shrinkage, history.len()) as f32
     } else {
@@ -451,7 +467,7 @@ pub fn user_scores_with_parts(
     let mut knn = if m.neighbours.is_empty() || blend.knn_weight <= 0.0 {
         vec![0f32; n]
     } else {
-        itemknn::user_scores(m.neighbours, n, &in_model, KNN_WEIGHTING)
+        itemknn::user_scores(m.neighbours, n, in_model, KNN_WEIGHTING)
     };
     scale_to_unit_max(&mut knn);
     let (wk, wc, wp) = (
