@@ -229,7 +229,7 @@ mod tests {
             (0..n).map(|i| i / 2).collect(),
             vec![1.0; n],
         );
-        let content_by_term = content.to_csc();
+        let content_by_term = crate::scoring::Postings::new(&content);
         let popularity: Vec<f32> = (0..n).map(|i| (n - i) as f32 / n as f32).collect();
         let neighbours = Neighbours::from_rows(
             (0..n)

@@ -12,7 +12,7 @@ use crate::itemknn::Neighbours;
 use crate::model::Model;
 use crate::scoring::{
     cf_scores, content_scores, cosine, decayed, recency_factor, recency_ranks, scale_to_unit_max,
-    sparse_dot, user_scores, Blend, ModelView, UserScores,
+    sparse_dot, user_scores, Blend, ModelView, Postings, UserScores,
 };
 use crate::segments::{segment_keys, usage_audience};
 use crate::svd::TruncatedSvd;
@@ -157,7 +157,7 @@ pub struct ServingModel {
     pub in_model: Vec<bool>,
     /// TF-IDF rows (L2-normalised), and the same matrix by term for scoring a query.
     pub content: CsMat<f32>,
-    pub content_by_term: CsMat<f32>,
+    pub content_by_term: Postings,
     pub vocab: TfidfModel,
     /// Popularity scaled to a maximum of 1.
     pub popularity: Vec<f32>,
@@ -209,7 +209,7 @@ impl ServingModel {
             factors: Vec::new(),
             unit_factors: Vec::new(),
             in_model: vec![false; n],
-            content_by_term: content.to_csc(),
+            content_by_term: Postings::new(&content),
             content,
             vocab,
             popularity: popularity_sums,
@@ -282,7 +282,7 @@ impl ServingModel {
             unit_factors: unit_rows(&factors, k),
             factors,
             in_model,
-            content_by_term: content.to_csc(),
+            content_by_term: Postings::new(&content),
             content,
             vocab: stored.vocab,
             popularity,
@@ -341,7 +341,7 @@ impl ServingModel {
             unit_factors: unit_rows(&factors, k),
             factors,
             in_model: vec![true; n],
-            content_by_term: content.to_csc(),
+            content_by_term: Postings::new(&content),
             content,
             vocab,
             popularity,
