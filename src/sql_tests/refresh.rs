@@ -8,6 +8,25 @@ mod tests {
     use pgrx::prelude::*;
 
     #[pg_test]
+    fn refresh_restores_the_parallel_key_build_setting_it_changes() {
+        // refresh() builds a small version's primary keys serially; the caller's setting (here a
+        // transaction-local one, as pg_test runs in a transaction) is back afterwards.
+        tiny_shop();
+        Spi::run("SET LOCAL max_parallel_maintenance_workers = 3").unwrap();
+        Spi::run("SELECT reco.refresh()").unwrap();
+        assert_eq!(
+            one_text("SELECT current_setting('max_parallel_maintenance_workers')").as_deref(),
+            Some("3")
+        );
+        Spi::run("SET max_parallel_maintenance_workers = 1").unwrap();
+        Spi::run("SELECT reco.refresh()").unwrap();
+        assert_eq!(
+            one_text("SELECT current_setting('max_parallel_maintenance_workers')").as_deref(),
+            Some("1")
+        );
+    }
+
+    #[pg_test]
     fn refresh_builds_an_active_model() {
         tiny_shop();
         let factors = one_i64("SELECT factors::bigint FROM reco.refresh()");
