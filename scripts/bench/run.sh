@@ -47,6 +47,8 @@
 #   RECO_BENCH_PROGRESS_INTERVAL (1 s), RECO_BENCH_LIFECYCLE_SERVING=1 (the pgbench part on L too).
 #   The cluster runs with shared_preload_libraries = 'reco' (serving statistics and
 #   reco.refresh_progress; steps 1-5 measure with it since 0.4.0).
+#   RECO_BENCH_PAIRS (0): after step 2, that many alternating pairs of one refresh() and one peer run,
+#   each pair's ratio reported (the machine's speed drifts between the two steps).
 #   RECO_BENCH_FACTORS=64 (reco.factors of the benchmark database and k of the peer's SVD).
 #   RECO_BENCH_WAL_LEVEL=minimal (default) | replica: the cluster's wal_level (replica = what a
 #     shop with streaming replicas or WAL archiving runs: every model row is WAL-logged, for
@@ -215,6 +217,12 @@ bench_tier() {
   t1=$(date +%s.%N)
   printf 'load_tier.sh %s: %.1f s\n' "$tier" "$(echo "$t1 - $t0" | bc)" | tee -a "$RES/summary.txt"
   "${PSQL[@]}" -qc "VACUUM (ANALYZE) reco.users, reco.shoes, reco.interactions"
+  # The load leaves hundreds of MB of dirty pages in shared buffers and the kernel's page cache;
+  # writing them out happens during the next minutes and slowed the first refresh()es' writes
+  # (0.54-0.60 s against 0.27-0.35 s once flushed, 2026-12-03) while the peer, measured later,
+  # ran on a clean cluster. Both sides now start from a flushed one, as a nightly job would.
+  "${PSQL[@]}" -qc "CHECKPOINT"
+  sync
   "${PSQL[@]}" -At -c "SELECT 'database size: ' || pg_size_pretty(pg_database_size(current_database())) || ', reco.interactions ' || pg_size_pretty(pg_total_relation_size('reco.interactions'))" | tee -a "$RES/summary.txt"
 
   if [ "${RECO_BENCH_ONLY_SERVICES:-0}" = 1 ] || [ "${RECO_BENCH_ONLY_EXPERIMENTS:-0}" = 1 ] || [ "${RECO_BENCH_ONLY_LIFECYCLE:-0}" = 1 ]; then
@@ -290,6 +298,32 @@ pt = [p["seconds"]["total"] for p in peer]
 print(f"SPEEDUP refresh() vs peer: best {min(pt) / min(rw):.1f}x, median {statistics.median(pt) / statistics.median(rw):.1f}x "
       f"(peer total {min(pt):.2f}/{statistics.median(pt):.2f} s vs refresh end-to-end {min(rw):.2f}/{statistics.median(rw):.2f} s, best/median)")
 PY
+    # Alternating pairs: the machine's speed drifts over minutes (the peer's own best moved by
+    # 10-40% between runs of one morning), so a refresh() and a peer run back to back see the
+    # same conditions, and the ratio of each pair is the fairest comparison.
+    local pairs=${RECO_BENCH_PAIRS:-0}
+    if [ "$pairs" -gt 0 ]; then
+      echo "-- $pairs alternating pairs: refresh() (new backend), then the peer --" | tee -a "$RES/summary.txt"
+      rm -f "$out/pairs.json" "$out/pairs.reco"
+      for i in $(seq 1 "$pairs"); do
+        t0=$(date +%s.%N)
+        "${PSQL[@]}" -qAt -c "SELECT model_id FROM reco.refresh()" > /dev/null
+        t1=$(date +%s.%N)
+        echo "$t1 - $t0" | bc >> "$out/pairs.reco"
+        python3 "$HERE/peer_pipeline.py" --k "$FACTORS" --json "$out/pairs.json" > "$out/pair$i.log"
+      done
+      python3 - "$out/pairs.json" "$out/pairs.reco" <<'PY' | tee -a "$RES/summary.txt"
+import json, statistics, sys
+peer = [json.loads(l)["seconds"]["total"] for l in open(sys.argv[1])]
+reco = [float(l) for l in open(sys.argv[2])]
+for i, (r, p) in enumerate(zip(reco, peer), 1):
+    print(f"pair {i}: refresh() {r:.2f} s, peer {p:.2f} s, {p / r:.1f}x")
+ratios = [p / r for r, p in zip(reco, peer)]
+print(f"PAIRS refresh() vs peer: median of the pairs' ratios {statistics.median(ratios):.1f}x (range {min(ratios):.1f}-{max(ratios):.1f}x); "
+      f"refresh() best/median {min(reco):.2f}/{statistics.median(reco):.2f} s, peer {min(peer):.2f}/{statistics.median(peer):.2f} s, "
+      f"best/best {min(peer) / min(reco):.1f}x")
+PY
+    fi
   fi
 
   # ---- 3. pgbench ----
