@@ -80,6 +80,7 @@ pub fn tokenize(doc: &ShoeText) -> Vec<String> {
 }
 
 /// Term → count for one document, sorted by term for determinism.
+#[cfg(test)]
 fn term_counts(tokens: Vec<String>) -> Vec<(String, u32)> {
     let mut counts: HashMap<String, u32> = HashMap::new();
     for t in tokens {
@@ -177,7 +178,33 @@ impl TfidfModel {
     /// TF-IDF vector of a (possibly new) document: `(term index, weight)`
     /// sorted by index and L2-normalised. Terms outside the vocabulary are
     /// ignored; a document with no known term gives an empty vector.
+    ///
+    /// Each token is looked up once in the vocabulary's index, no string
+    /// allocated (a backend's model cache transforms every shoe of the
+    /// catalogue when it loads a version); the result is
+    /// [`TfidfModel::transform_reference`]'s, bit for bit.
     pub fn transform(&self, doc: &ShoeText) -> Vec<(usize, f32)> {
+        let mut indices: Vec<usize> = Vec::new();
+        let mut field = String::new();
+        for_each_token(doc, &mut field, &mut |token| {
+            if let Some(i) = self.term_index(token) {
+                indices.push(i);
+            }
+        });
+        indices.sort_unstable();
+        let mut entries: Vec<(usize, u32)> = Vec::new();
+        for i in indices {
+            match entries.last_mut() {
+                Some((last, c)) if *last == i => *c += 1,
+                _ => entries.push((i, 1)),
+            }
+        }
+        weigh(entries, &self.idf)
+    }
+
+    /// [`TfidfModel::transform`] as it was computed before 2026-12-03.
+    #[cfg(test)]
+    pub fn transform_reference(&self, doc: &ShoeText) -> Vec<(usize, f32)> {
         let mut entries: Vec<(usize, u32)> = term_counts(tokenize(doc))
             .into_iter()
             .filter_map(|(t, c)| self.term_index(&t).map(|i| (i, c)))
@@ -450,6 +477,16 @@ mod tests {
                 .all(|(a, b)| a.to_bits() == b.to_bits()));
         }
         assert!(fit_transform(&docs).0.len() > 15);
+        // transform() against the reference, with a model fitted on part of the corpus (so some
+        // terms are unknown).
+        let (model, _) = fit_transform(&docs[..40]);
+        for d in &docs {
+            let (got, want) = (model.transform(d), model.transform_reference(d));
+            assert_eq!(got.len(), want.len());
+            for (a, b) in got.iter().zip(&want) {
+                assert_eq!((a.0, a.1.to_bits()), (b.0, b.1.to_bits()));
+            }
+        }
     }
 
     #[test]
