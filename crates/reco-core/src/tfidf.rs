@@ -34,48 +34,11 @@ pub struct ShoeText<'a> {
     pub description: &'a str,
 }
 
-/// Splits free text into lowercase alphanumeric words of ≥ 2 characters.
-fn push_words(text: &str, out: &mut Vec<String>) {
-    let lower = text.to_lowercase();
-    for word in lower.split(|c: char| !c.is_alphanumeric()) {
-        // Count characters, not bytes ("für" is 3 characters, 4 bytes).
-        let mut chars = word.chars();
-        if chars.next().is_none() || chars.next().is_none() {
-            continue;
-        }
-        out.push(word.to_string());
-    }
-}
-
-/// Adds the field-tagged token `prefix=value` (value lowercased, whitespace
-/// runs collapsed to `-`) unless the value is blank.
-fn push_field(prefix: &str, value: &str, out: &mut Vec<String>) {
-    let mut words = value.split_whitespace().peekable();
-    if words.peek().is_none() {
-        return;
-    }
-    let mut token = String::with_capacity(prefix.len() + 1 + value.len());
-    token.push_str(prefix);
-    token.push('=');
-    for (i, w) in words.enumerate() {
-        if i > 0 {
-            token.push('-');
-        }
-        token.push_str(&w.to_lowercase());
-    }
-    out.push(token);
-}
-
 /// Tokens of a shoe, in field order: name words, the four field tags, then
 /// description words. Duplicates are kept (they are the term frequencies).
 pub fn tokenize(doc: &ShoeText) -> Vec<String> {
     let mut out = Vec::new();
-    push_words(doc.name, &mut out);
-    push_field("brand", doc.brand, &mut out);
-    push_field("type", doc.shoe_type, &mut out);
-    push_field("material", doc.material, &mut out);
-    push_field("color", doc.color, &mut out);
-    push_words(doc.description, &mut out);
+    for_each_token(doc, &mut String::new(), &mut |t| out.push(t.to_string()));
     out
 }
 
@@ -301,8 +264,14 @@ pub fn fit_transform(docs: &[ShoeText]) -> (TfidfModel, CsMat<f32>) {
     (model, matrix)
 }
 
-/// Calls `emit` with each token of a shoe, in [`tokenize`]'s order, without
-/// allocating a string per token (`field` is a reused buffer for the tags).
+/// Calls `emit` with each token of a shoe, in field order: name words, the
+/// four field tags, then description words, without allocating a string per
+/// token (`field` is a reused buffer for the tags).
+///
+/// Words: the text lowercased, split on every character that is not
+/// alphanumeric, words of at least 2 characters (not bytes: "für" is 3
+/// characters, 4 bytes). A tag is `prefix=value`, the value lowercased with
+/// whitespace runs collapsed to `-`; a blank value adds nothing.
 fn for_each_token(doc: &ShoeText, field: &mut String, emit: &mut impl FnMut(&str)) {
     let words = |text: &str, emit: &mut dyn FnMut(&str)| {
         let lower = text.to_lowercase();
@@ -340,7 +309,7 @@ fn for_each_token(doc: &ShoeText, field: &mut String, emit: &mut impl FnMut(&str
 
 #[cfg(test)]
 /// [`fit_transform`] as it was computed before 2026-12-03 (a term map per
-/// document, the tokens of [`tokenize`]): the reference the tests hold the
+/// document over the tokens as strings): the reference the tests hold the
 /// faster one to.
 pub fn fit_transform_reference(docs: &[ShoeText]) -> (TfidfModel, CsMat<f32>) {
     let per_doc: Vec<Vec<(String, u32)>> =
