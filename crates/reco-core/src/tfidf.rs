@@ -145,7 +145,7 @@ impl TfidfModel {
     /// Each token is looked up once in the vocabulary's index, no string
     /// allocated (a backend's model cache transforms every shoe of the
     /// catalogue when it loads a version); the result is
-    /// [`TfidfModel::transform_reference`]'s, bit for bit.
+    /// `transform_reference`'s (the tests'), bit for bit.
     pub fn transform(&self, doc: &ShoeText) -> Vec<(usize, f32)> {
         let mut indices: Vec<usize> = Vec::new();
         let mut field = String::new();
@@ -155,14 +155,7 @@ impl TfidfModel {
             }
         });
         indices.sort_unstable();
-        let mut entries: Vec<(usize, u32)> = Vec::new();
-        for i in indices {
-            match entries.last_mut() {
-                Some((last, c)) if *last == i => *c += 1,
-                _ => entries.push((i, 1)),
-            }
-        }
-        weigh(entries, &self.idf)
+        weigh(count_runs(&indices), &self.idf)
     }
 
     /// [`TfidfModel::transform`] as it was computed before 2026-12-03.
@@ -185,8 +178,8 @@ impl TfidfModel {
 /// is allocated for a term already seen, no map per document): the catalogue
 /// of tier M took 0.17-0.30 s on one core with a map per document and two
 /// more lookups per term; 20k generated descriptions of 28 words take 44 ms
-/// against the reference's 176-185 ms (one thread, 2026-12-03). The result is the same as [`fit_transform_reference`]
-/// computes, bit for bit.
+/// against the reference's 176-185 ms (one thread, 2026-12-03). The result
+/// is the one `fit_transform_reference` (the tests') computes, bit for bit.
 pub fn fit_transform(docs: &[ShoeText]) -> (TfidfModel, CsMat<f32>) {
     // Terms by first appearance, and each document's (term, count) pairs.
     let mut ids: HashMap<String, u32> = HashMap::new();
@@ -212,13 +205,7 @@ pub fn fit_transform(docs: &[ShoeText]) -> (TfidfModel, CsMat<f32>) {
         };
         for_each_token(doc, &mut field, &mut intern);
         token_ids.sort_unstable();
-        let mut counts: Vec<(u32, u32)> = Vec::new();
-        for &id in &token_ids {
-            match counts.last_mut() {
-                Some((last, c)) if *last == id => *c += 1,
-                _ => counts.push((id, 1)),
-            }
-        }
+        let counts = count_runs(&token_ids);
         for &(id, _) in &counts {
             df[id as usize] += 1;
         }
@@ -262,6 +249,18 @@ pub fn fit_transform(docs: &[ShoeText]) -> (TfidfModel, CsMat<f32>) {
     }
     let matrix = CsMat::new((docs.len(), model.len()), indptr, indices, data);
     (model, matrix)
+}
+
+/// (value, count) of each run of equal values in a sorted slice.
+fn count_runs<T: Copy + PartialEq>(sorted: &[T]) -> Vec<(T, u32)> {
+    let mut runs: Vec<(T, u32)> = Vec::new();
+    for &v in sorted {
+        match runs.last_mut() {
+            Some((last, c)) if *last == v => *c += 1,
+            _ => runs.push((v, 1)),
+        }
+    }
+    runs
 }
 
 /// Calls `emit` with each token of a shoe, in field order: name words, the
