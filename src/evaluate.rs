@@ -107,6 +107,7 @@ fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
         "knn_weight": blend.knn_weight, "content_weight": blend.content_weight,
         "popularity_weight": blend.popularity_weight,
         "recency_half_life": blend.recency_half_life, "recency_floor": blend.recency_floor,
+        "content_profile_terms": blend.content_terms,
     });
     Evaluation {
         model,

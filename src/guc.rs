@@ -68,7 +68,8 @@ const REFRESH_MEMORY_LIMIT: usize = 5;
 const KNN_NEIGHBOURS: usize = 6;
 const KNN_MAX_USER_ITEMS: usize = 7;
 const QUALITY_USERS: usize = 8;
-const INTS: [IntSetting; 9] = [
+const CONTENT_PROFILE_TERMS: usize = 9;
+const INTS: [IntSetting; 10] = [
     IntSetting {
         name: c"reco.factors",
         short: c"Number of SVD factors refresh() computes.",
@@ -146,6 +147,15 @@ const INTS: [IntSetting; 9] = [
         short: c"Users refresh() evaluates the new version on (0 = no quality measurement).",
         long: c"refresh() samples users by a hash of their id, leaves their interactions after the 90th percentile of time out of the training, and ranks the held-out shoes for at most this many of them (reco.model_quality). More users give a steadier number at the cost of refresh time.",
         boot: 1000,
+        min: 0,
+        max: 1000000,
+        flags: 0,
+    },
+    IntSetting {
+        name: c"reco.content_profile_terms",
+        short: c"Most terms of a user's TF-IDF profile the content score uses, the strongest (0 = all).",
+        long: c"A long history's profile holds hundreds of terms and scoring it touches nearly every shoe's text; the weakest terms change the ranking least. Applies to recommend(), evaluate() and refresh()'s quality measurement. Off by default: on the validation splits of both real datasets every cut cost some nDCG@10.",
+        boot: 0,
         min: 0,
         max: 1000000,
         flags: 0,
@@ -254,11 +264,11 @@ const REALS: [RealSetting; 11] = [
     },
 ];
 
-static INT_VALUES: [Slot<c_int>; 9] = [const { Slot(UnsafeCell::new(0)) }; 9];
+static INT_VALUES: [Slot<c_int>; 10] = [const { Slot(UnsafeCell::new(0)) }; 10];
 static REAL_VALUES: [Slot<f64>; 11] = [const { Slot(UnsafeCell::new(0.0)) }; 11];
 /// A value set before the library was loaded and rejected when the setting was defined, kept
 /// until the setting is assigned again. Ints first, then reals.
-static REJECTED: Slot<[Option<&'static str>; 20]> = Slot(UnsafeCell::new([None; 20]));
+static REJECTED: Slot<[Option<&'static str>; 21]> = Slot(UnsafeCell::new([None; 21]));
 
 fn set_rejected(slot: usize, value: Option<&'static str>) {
     // SAFETY: main thread only (see Slot).
@@ -317,7 +327,7 @@ macro_rules! real_hooks {
 
 /// Defines every setting and reserves the prefix; called once from _PG_init.
 pub fn register() {
-    let int_assign: [pg_sys::GucIntAssignHook; 9] = int_hooks!(0, 1, 2, 3, 4, 5, 6, 7, 8);
+    let int_assign: [pg_sys::GucIntAssignHook; 10] = int_hooks!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
     let real_assign: [pg_sys::GucRealAssignHook; 11] =
         real_hooks!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
     // The accessors find their settings by index: each index must name its setting.
@@ -331,6 +341,7 @@ pub fn register() {
         (KNN_NEIGHBOURS, c"reco.knn_neighbours"),
         (KNN_MAX_USER_ITEMS, c"reco.knn_max_user_items"),
         (QUALITY_USERS, c"reco.quality_users"),
+        (CONTENT_PROFILE_TERMS, c"reco.content_profile_terms"),
     ] {
         assert_eq!(INTS[i].name, name);
     }
@@ -532,4 +543,9 @@ pub fn recency_floor() -> f64 {
 /// reco.knn_max_user_items
 pub fn knn_max_user_items() -> usize {
     int(KNN_MAX_USER_ITEMS) as usize
+}
+
+/// reco.content_profile_terms
+pub fn content_profile_terms() -> usize {
+    int(CONTENT_PROFILE_TERMS) as usize
 }

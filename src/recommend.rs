@@ -208,6 +208,7 @@ pub fn blend() -> Blend {
         popularity_weight: guc::popularity_weight(),
         recency_half_life: guc::recency_half_life(),
         recency_floor: guc::recency_floor(),
+        content_terms: guc::content_profile_terms(),
     }
 }
 

@@ -15,11 +15,13 @@
 # GRID_FILE has one setting combination a line, as `name=value name=value ...` (reco.* settings);
 # the default grid is below. Each line is evaluated on both validation databases; the table
 # prints nDCG@10 and HR@10 and their ratio to the best line of each dataset. reco must be
-# installed in the system PostgreSQL 15 (cargo pgrx install --release).
+# installed in the system PostgreSQL 15 (cargo pgrx install --release), or RECO_PG_BIN names the
+# bin/ of another PostgreSQL 15 tree that has it (e.g. the private copy scripts/bench/run.sh makes,
+# /tmp/reco-bench/inst/usr/lib/postgresql/15/bin, so a build can be scored without installing it).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-PG_BIN=/usr/lib/postgresql/15/bin
+PG_BIN="${RECO_PG_BIN:-/usr/lib/postgresql/15/bin}"
 VENV="${RECO_EVAL_VENV:-/tmp/reco-eval-venv}"
 PGDIR="${RECO_TUNE_PGDIR:-/tmp/reco-tune-pg}"
 [ -x "$VENV/bin/python" ] || { echo "tune_hybrid: make the venv first (bash scripts/eval/run.sh --help)" >&2; exit 1; }

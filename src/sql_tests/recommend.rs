@@ -28,6 +28,28 @@ mod tests {
     }
 
     #[pg_test]
+    fn content_profile_terms_cuts_the_profile_content_scores_use() {
+        install_try_sql();
+        tiny_shop();
+        Spi::run("SELECT reco.refresh()").unwrap();
+        // Shoe id and content score of everything user 1 may get, as text to compare whole.
+        let scores = |terms: &str| {
+            Spi::run(&format!("SET reco.content_profile_terms = {terms}")).unwrap();
+            one_text(
+                "SELECT string_agg(shoe_id || ':' || content_score, ',' ORDER BY shoe_id) \
+                 FROM reco.recommend(1, 100)",
+            )
+            .expect("user 1 gets recommendations")
+        };
+        let all = scores("0");
+        // User 1's two running shoes share most words: a profile of one term scores differently,
+        // one with more terms than the vocabulary exactly as all of them.
+        assert_ne!(scores("1"), all);
+        assert_eq!(scores("100000"), all);
+        assert!(try_sql("SET reco.content_profile_terms = -1").starts_with("22023"));
+    }
+
+    #[pg_test]
     fn recommend_works_before_the_first_refresh() {
         tiny_shop();
         let ids = recommended_ids("SELECT shoe_id FROM reco.recommend(1, 10)");

@@ -406,6 +406,7 @@ mod tests {
             popularity_weight: 0.05,
             recency_half_life: 2.0,
             recency_floor: 0.25,
+            content_terms: 0,
         };
         let all = crate::offline::rank(&owned.view(), &users, 5, &blend);
         let hybrid = crate::offline::rank_hybrid(&borrowed.view(), &users, 5, &blend);

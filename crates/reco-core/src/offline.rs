@@ -141,8 +141,10 @@ fn rank_by<T: Send>(
                 .iter()
                 .map(|q| q.as_ref().map(|_| cf.next().expect("one per query")))
                 .collect();
-            let profiles: Vec<Vec<(usize, f32)>> =
-                weighted.iter().map(|w| content_profile(view, w)).collect();
+            let profiles: Vec<Vec<(usize, f32)>> = weighted
+                .iter()
+                .map(|w| content_profile(view, w, blend.content_terms))
+                .collect();
             let profile_refs: Vec<&[(usize, f32)]> =
                 profiles.iter().map(|p| p.as_slice()).collect();
             let contents = content_scores_batch(view.content, &profile_refs);
@@ -266,32 +268,54 @@ mod tests {
             train,
             recency,
         };
-        let blend = Blend {
-            knn_weight: 1.0,
-            cf_weight: 1.4,
-            history_shrinkage: 2.0,
-            content_weight: 0.5,
-            popularity_weight: 0.05,
-            recency_half_life: 2.0,
-            recency_floor: 0.25,
-        };
-        let batched = rank(&view, &users, 5, &blend);
-        assert_eq!(batched.len(), 37);
-        for (u, got) in batched.iter().enumerate() {
-            let (history, recency) = (&users.train[u], &users.recency[u]);
-            let s = user_scores(&view, &recency_weighted(history, recency, &blend), &blend);
-            let seen: HashSet<usize> = history.iter().map(|&(p, _)| p).collect();
-            let top = |scores: &[f32]| -> Vec<usize> {
-                top_k(scores, 5, |i| seen.contains(&i))
-                    .into_iter()
-                    .map(|(i, _)| i)
-                    .collect()
+        // All of each profile, then only its strongest term (the histories' profiles have up to
+        // four terms: shoe i has term i / 2).
+        for content_terms in [0, 1] {
+            let blend = Blend {
+                knn_weight: 1.0,
+                cf_weight: 1.4,
+                history_shrinkage: 2.0,
+                content_weight: 0.5,
+                popularity_weight: 0.05,
+                recency_half_life: 2.0,
+                recency_floor: 0.25,
+                content_terms,
             };
-            assert_eq!(got[0], top(&s.hybrid), "user {u}");
-            assert_eq!(got[1], top(&s.cf), "user {u}");
-            assert_eq!(got[2], top(&s.knn), "user {u}");
-            assert_eq!(got[3], top(&s.content), "user {u}");
+            let mut cut_profiles = 0;
+            let batched = rank(&view, &users, 5, &blend);
+            assert_eq!(batched.len(), 37);
+            for (u, got) in batched.iter().enumerate() {
+                let (history, recency) = (&users.train[u], &users.recency[u]);
+                let s = user_scores(&view, &recency_weighted(history, recency, &blend), &blend);
+                let seen: HashSet<usize> = history.iter().map(|&(p, _)| p).collect();
+                let top = |scores: &[f32]| -> Vec<usize> {
+                    top_k(scores, 5, |i| seen.contains(&i))
+                        .into_iter()
+                        .map(|(i, _)| i)
+                        .collect()
+                };
+                assert_eq!(got[0], top(&s.hybrid), "user {u}");
+                assert_eq!(got[1], top(&s.cf), "user {u}");
+                assert_eq!(got[2], top(&s.knn), "user {u}");
+                assert_eq!(got[3], top(&s.content), "user {u}");
+                let weighted = recency_weighted(history, recency, &blend);
+                let whole = content_profile(&view, &weighted, 0);
+                let used = crate::scoring::strongest_terms(whole.clone(), content_terms);
+                assert_eq!(
+                    s.content,
+                    crate::scoring::content_scores(&content_by_term, &used),
+                    "user {u}"
+                );
+                if used.len() < whole.len() {
+                    cut_profiles += 1;
+                    assert_ne!(
+                        s.content,
+                        crate::scoring::content_scores(&content_by_term, &whole)
+                    );
+                }
+            }
+            assert_eq!(rank_hybrid(&view, &users, 5, &blend)[36], batched[36][0]);
+            assert_eq!(cut_profiles > 0, content_terms == 1, "the cut is exercised");
         }
-        assert_eq!(rank_hybrid(&view, &users, 5, &blend)[36], batched[36][0]);
     }
 }

@@ -344,7 +344,7 @@ pub struct ModelView<'a> {
 
 /// How the parts of the hybrid are weighed (reco.knn_weight, reco.cf_weight,
 /// reco.history_shrinkage, reco.content_weight, reco.popularity_weight, reco.recency_half_life,
-/// reco.recency_floor), read by the SQL layer and passed in.
+/// reco.recency_floor, reco.content_profile_terms), read by the SQL layer and passed in.
 #[derive(Clone, Copy, Debug)]
 pub struct Blend {
     /// Weight of the item-item score.
@@ -361,6 +361,9 @@ pub struct Blend {
     pub recency_half_life: f64,
     /// The share of a shoe's weight recency weighting keeps however old it is.
     pub recency_floor: f64,
+    /// Most terms of the history's TF-IDF profile the content score uses, its strongest
+    /// (0 = all): see [`strongest_terms`].
+    pub content_terms: usize,
 }
 
 /// What the weight of a history shoe is multiplied by when `rank` other shoes of the user's
@@ -473,8 +476,13 @@ pub fn cf_query(m: &ModelView, history: &[(usize, f32)]) -> Option<Vec<f32>> {
 }
 
 /// The history's TF-IDF profile: the rows of its shoes weighted by the history's weights,
-/// summed and L2-normalised (empty when no shoe has text); what [`content_scores`] takes.
-pub fn content_profile(m: &ModelView, history: &[(usize, f32)]) -> Vec<(usize, f32)> {
+/// summed, cut to its `max_terms` strongest terms (0 = all; [`strongest_terms`]) and
+/// L2-normalised (empty when no shoe has text); what [`content_scores`] takes.
+pub fn content_profile(
+    m: &ModelView,
+    history: &[(usize, f32)],
+    max_terms: usize,
+) -> Vec<(usize, f32)> {
     let rows: Vec<Vec<(usize, f32)>> = history
         .iter()
         .map(|&(p, _)| {
@@ -489,7 +497,30 @@ pub fn content_profile(m: &ModelView, history: &[(usize, f32)]) -> Vec<(usize, f
         .zip(history)
         .map(|(r, &(_, w))| (r.as_slice(), w))
         .collect();
-    weighted_profile(&parts)
+    strongest_terms(weighted_profile(&parts), max_terms)
+}
+
+/// The `max_terms` terms of `profile` with the largest absolute weights (ties: the lower term
+/// first), in term order and L2-normalised again; `profile` itself when it has no more terms
+/// than that or `max_terms` is 0. A long history's profile holds hundreds of terms, among them
+/// most of a small vocabulary, and scoring it touches nearly every posting of the catalogue (a
+/// user with 150 shoes cost about three times a user with 11 in recommend(), the content pass
+/// most of it); its weakest terms move the cosine least.
+pub fn strongest_terms(mut profile: Vec<(usize, f32)>, max_terms: usize) -> Vec<(usize, f32)> {
+    if max_terms == 0 || profile.len() <= max_terms {
+        return profile;
+    }
+    let stronger =
+        |a: &(usize, f32), b: &(usize, f32)| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0));
+    profile.select_nth_unstable_by(max_terms - 1, stronger);
+    profile.truncate(max_terms);
+    profile.sort_unstable_by_key(|&(t, _)| t);
+    let norm = profile.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
+    if norm <= 0.0 || !norm.is_finite() {
+        return Vec::new();
+    }
+    profile.iter_mut().for_each(|(_, v)| *v /= norm);
+    profile
 }
 
 /// [`user_scores`] with parts already computed, so that a batch of users can share one pass
@@ -521,8 +552,12 @@ fn scores_from_parts(
     };
     let mut cf = cf.unwrap_or_else(|| vec![0f32; n]);
     scale_by_max_abs(&mut cf);
-    let content =
-        content.unwrap_or_else(|| content_scores(m.content_by_term, &content_profile(m, history)));
+    let content = content.unwrap_or_else(|| {
+        content_scores(
+            m.content_by_term,
+            &content_profile(m, history, blend.content_terms),
+        )
+    });
     let mut knn = if m.neighbours.is_empty() || blend.knn_weight <= 0.0 {
         vec![0f32; n]
     } else {
@@ -558,6 +593,7 @@ mod tests {
             popularity_weight: 0.05,
             recency_half_life: half_life,
             recency_floor: floor,
+            content_terms: 0,
         }
     }
 
@@ -717,5 +753,27 @@ mod tests {
         let mut v = [1.0, -4.0, 2.0];
         scale_by_max_abs(&mut v);
         assert_eq!(v, [0.25, -1.0, 0.5]);
+    }
+
+    #[test]
+    fn strongest_terms_keeps_the_largest_weights_in_term_order() {
+        // Weights 0.1, -0.6, 0.3, 0.6, 0.2 at terms 1, 3, 4, 7, 9 (not normalised on purpose).
+        let p = vec![(1, 0.1f32), (3, -0.6), (4, 0.3), (7, 0.6), (9, 0.2)];
+        // 0 or at least as many terms as there are: the profile itself, bit for bit.
+        assert_eq!(strongest_terms(p.clone(), 0), p);
+        assert_eq!(strongest_terms(p.clone(), 5), p);
+        assert_eq!(strongest_terms(p.clone(), 9), p);
+        // Three terms: |-0.6|, 0.6, 0.3, by absolute weight; back in term order, norm 0.9.
+        let cut = strongest_terms(p.clone(), 3);
+        assert_eq!(cut.iter().map(|t| t.0).collect::<Vec<_>>(), [3, 4, 7]);
+        let expected = [-0.6 / 0.9, 0.3 / 0.9, 0.6 / 0.9];
+        for ((_, v), e) in cut.iter().zip(expected) {
+            assert!((v - e).abs() < 1e-6, "{v} against {e}");
+        }
+        // A tie at the cut (|-0.6| = 0.6) keeps the lower term.
+        assert_eq!(strongest_terms(p.clone(), 1), [(3, -1.0)]);
+        // All-zero weights: nothing to score with.
+        assert!(strongest_terms(vec![(0, 0.0), (1, 0.0)], 1).is_empty());
+        assert!(strongest_terms(Vec::new(), 2).is_empty());
     }
 }
