@@ -55,6 +55,7 @@ fn main() {
         exponent: 2.0,
         max_user_items: cap,
         weighting: Weighting::Raw,
+        next_weight: 0.0,
     };
     for run in 0..3 {
         let t1 = Instant::now();

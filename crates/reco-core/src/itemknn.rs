@@ -22,6 +22,8 @@
 use rayon::prelude::*;
 use sprs::CsMat;
 
+use crate::sequences::{Sequences, Transitions};
+
 /// How an interaction weight (summed per user and shoe) enters the similarity and the query.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Weighting {
@@ -62,6 +64,9 @@ pub struct KnnParams {
     /// A user's strongest shoes taken into the similarities (0 = all).
     pub max_user_items: usize,
     pub weighting: Weighting,
+    /// Weight of what shoppers bought next ([`crate::sequences`]) added to the similarity
+    /// before the top N are kept (0 = order ignored: the lists are symmetric before pruning).
+    pub next_weight: f32,
 }
 
 /// Top-N neighbours of every shoe, best first, as a sparse n x n matrix in CSR form.
@@ -143,7 +148,25 @@ pub fn build_unless(
     p: &KnnParams,
     stop: &mut dyn FnMut() -> bool,
 ) -> Option<Neighbours> {
+    build_with_next_unless(a, None, p, stop)
+}
+
+/// [`build_unless`] with the users' histories in time order: with `p.next_weight > 0` the
+/// transitions between them ([`Transitions`]) are added to the similarities.
+pub fn build_with_next_unless(
+    a: &CsMat<f32>,
+    seqs: Option<&Sequences>,
+    p: &KnnParams,
+    stop: &mut dyn FnMut() -> bool,
+) -> Option<Neighbours> {
     let n = a.cols();
+    let transitions = match seqs {
+        Some(s) if p.next_weight > 0.0 && !s.is_empty() && p.neighbours > 0 => {
+            Some(Transitions::of(s, n))
+        }
+        _ => None,
+    };
+    let next = transitions.as_ref();
     if p.neighbours == 0 || n == 0 {
         return Some(Neighbours::empty(n));
     }
@@ -171,12 +194,17 @@ pub fn build_unless(
             .map_init(
                 || Scratch {
                     acc: vec![0f32; n],
+                    acc_next: if next.is_some() {
+                        vec![0f32; n]
+                    } else {
+                        Vec::new()
+                    },
                     touched: Vec::new(),
                     cands: Vec::new(),
                 },
                 |scratch, &(a, b)| {
                     (a..b)
-                        .map(|i| neighbours_of(i, &rows_of, &users_of, &norms, p, scratch))
+                        .map(|i| neighbours_of(i, &rows_of, &users_of, &norms, next, p, scratch))
                         .collect::<Vec<_>>()
                 },
             )
@@ -320,6 +348,8 @@ impl UserRows {
 /// Per-worker buffers, reused from one shoe to the next.
 struct Scratch {
     acc: Vec<f32>,
+    /// T(i, ·) of the shoe at hand (empty without transitions).
+    acc_next: Vec<f32>,
     touched: Vec<u32>,
     /// Candidates as [`rank_key`]s.
     cands: Vec<u64>,
@@ -330,11 +360,13 @@ fn neighbours_of(
     rows_of: &UserRows,
     users_of: &Compressed,
     norms: &[f32],
+    next: Option<&Transitions>,
     p: &KnnParams,
     scratch: &mut Scratch,
 ) -> Vec<(u32, f32)> {
     let Scratch {
         acc,
+        acc_next,
         touched,
         cands,
     } = scratch;
@@ -364,6 +396,9 @@ fn neighbours_of(
             len += (*slot == 0.0) as usize;
             *slot += xu * xj;
         }
+    }
+    if let Some(t) = next {
+        return merged_neighbours_of(i, t, acc, acc_next, &mut touched[..], len, norms, p, cands);
     }
     let touched = &touched[..len];
     // The top N by the shrunk cosine (the exponent does not change the order): every candidate
@@ -407,6 +442,69 @@ fn neighbours_of(
         .collect();
     // Sorted after the exponent, as the similarities are stored (two cosines may square to
     // the same f32, and then the smaller index comes first).
+    kept.sort_unstable_by(better);
+    kept
+}
+
+/// The top N of shoe i by `(sim(i, j) + next_weight · next(i, j)) / (1 + next_weight)`, with the
+/// co-occurrences of i
+/// already summed in `acc` (the shoes touched in `touched[..len]`).
+#[allow(clippy::too_many_arguments)]
+fn merged_neighbours_of(
+    i: usize,
+    t: &Transitions,
+    acc: &mut [f32],
+    acc_next: &mut [f32],
+    touched: &mut [u32],
+    mut len: usize,
+    norms: &[f32],
+    p: &KnnParams,
+    cands: &mut Vec<u64>,
+) -> Vec<(u32, f32)> {
+    t.for_each_step(i, |j, w| {
+        let j = j as usize;
+        // A shoe that followed i co-occurs with it too, unless the cap of max_user_items or a
+        // weight of 0 kept it out of the matrix: then it is new here.
+        if acc[j] == 0.0 && acc_next[j] == 0.0 {
+            touched[len] = j as u32;
+            len += 1;
+        }
+        acc_next[j] += w;
+    });
+    let ni = norms[i];
+    let scale = 1.0 + p.next_weight;
+    cands.clear();
+    for &j in touched[..len].iter() {
+        let j = j as usize;
+        let dot = std::mem::take(&mut acc[j]);
+        let steps = std::mem::take(&mut acc_next[j]);
+        if j == i {
+            continue;
+        }
+        let mut s = 0f32;
+        let denom = ni * norms[j] + p.shrinkage;
+        if dot > 0.0 && denom > 0.0 {
+            let cos = dot / denom;
+            if cos > 0.0 && cos.is_finite() {
+                s = cos.powf(p.exponent);
+            }
+        }
+        if steps > 0.0 {
+            s += p.next_weight * t.normalised(i, j, steps);
+        }
+        // Both parts are below 1, so dividing by 1 + next_weight keeps every stored similarity
+        // in (0, 1) as the plain build's are; the scores built from them are scaled to a
+        // maximum of 1 per call, so a factor common to all shoes changes no ranking.
+        s /= scale;
+        if s > 0.0 && s.is_finite() {
+            cands.push(rank_key(j as u32, s));
+        }
+    }
+    if cands.len() > p.neighbours {
+        cands.select_nth_unstable_by(p.neighbours - 1, |a, b| b.cmp(a));
+        cands.truncate(p.neighbours);
+    }
+    let mut kept: Vec<(u32, f32)> = cands.iter().map(|&key| from_rank_key(key)).collect();
     kept.sort_unstable_by(better);
     kept
 }
@@ -455,6 +553,7 @@ pub fn user_scores(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sequences::END;
 
     /// users x items, from dense rows.
     fn matrix(rows: &[&[f32]]) -> CsMat<f32> {
@@ -485,6 +584,7 @@ mod tests {
             exponent: 1.0,
             max_user_items: 0,
             weighting,
+            next_weight: 0.0,
         }
     }
 
@@ -655,6 +755,90 @@ mod tests {
         let with_zero: CsMat<f32> = t.to_csr();
         let p = params(10, 0.0, Weighting::Raw);
         assert_eq!(build(&a, &p, &mut || {}), build(&with_zero, &p, &mut || {}));
+    }
+
+    #[test]
+    fn what_came_next_is_added_to_the_similarity() {
+        // Users 0 and 1 bought shoe 0, then shoe 1; user 2 bought shoe 2, then shoe 0.
+        let a = matrix(&[&[1.0, 1.0, 0.0], &[1.0, 1.0, 0.0], &[1.0, 0.0, 1.0]]);
+        let seqs = Sequences::from_events(
+            3,
+            3,
+            &[0, 0, 1, 1, 2, 2],
+            &[1, 0, 0, 1, 0, 2],
+            &[1.0; 6],
+            &[2, 1, 1, 2, 2, 1],
+        );
+        assert_eq!(seqs.flat, vec![0, 1, END, 0, 1, END, 2, 0, END]);
+        let p = KnnParams {
+            next_weight: 1.0,
+            ..params(10, 0.0, Weighting::Binary)
+        };
+        let nb = build_with_next_unless(&a, Some(&seqs), &p, &mut || false).unwrap();
+        // cos(0, 1) = 2 / (sqrt 3 sqrt 2), cos(0, 2) = 1 / sqrt 3, cos(1, 2) = 0.
+        // T(0, 1) = 2, out(0) = 2, in(1) = 2: next(0, 1) = 2 / (2 + 10).
+        // T(2, 0) = 1, out(2) = 1, in(0) = 1: next(2, 0) = 1 / (1 + 10).
+        let c01 = 2.0 / (3f32.sqrt() * 2f32.sqrt());
+        let c02 = 1.0 / 3f32.sqrt();
+        // Each sum is divided by 1 + next_weight = 2.
+        assert_row(&nb, 0, &[(1, (c01 + 2.0 / 12.0) / 2.0), (2, c02 / 2.0)]);
+        // Nothing came after shoe 1: the plain cosine (the lists are no longer symmetric).
+        assert_row(&nb, 1, &[(0, c01 / 2.0)]);
+        assert_row(&nb, 2, &[(0, (c02 + 1.0 / 11.0) / 2.0)]);
+        // Weight 0, or no histories: the plain build.
+        let plain = build(&a, &params(10, 0.0, Weighting::Binary), &mut || {});
+        let off = KnnParams {
+            next_weight: 0.0,
+            ..p
+        };
+        assert_eq!(
+            build_with_next_unless(&a, Some(&seqs), &off, &mut || false).unwrap(),
+            plain
+        );
+        assert_eq!(
+            build_with_next_unless(&a, Some(&Sequences::default()), &p, &mut || false).unwrap(),
+            plain
+        );
+        // A heavy weight reorders. Now users 0 and 1 bought shoe 1 first, then 0, and user 2
+        // bought 0, then 2: shoe 0 co-occurs most with 1 (the plain top 1), but what came after
+        // it is 2. T(0, 2) = 1, out(0) = 1, in(2) = 1: next(0, 2) = 1 / (1 + 10).
+        let seqs = Sequences::from_events(
+            3,
+            3,
+            &[0, 0, 1, 1, 2, 2],
+            &[1, 0, 1, 0, 0, 2],
+            &[1.0; 6],
+            &[1, 2, 1, 2, 1, 2],
+        );
+        assert_eq!(seqs.flat, vec![1, 0, END, 1, 0, END, 0, 2, END]);
+        let top1 = params(1, 0.0, Weighting::Binary);
+        assert_row(&build(&a, &top1, &mut || {}), 0, &[(1, c01)]);
+        let heavy = KnnParams {
+            next_weight: 10.0,
+            ..top1
+        };
+        let nb = build_with_next_unless(&a, Some(&seqs), &heavy, &mut || false).unwrap();
+        assert_row(&nb, 0, &[(2, (c02 + 10.0 / 11.0) / 11.0)]);
+    }
+
+    #[test]
+    fn a_shoe_that_followed_without_co_occurring_in_the_matrix_is_still_a_neighbour() {
+        // User 0 bought shoes 0, 1, 2 in that order but the cap keeps only their 2 strongest
+        // (1 and 2): 0 co-occurs with nothing, yet 1 and 2 followed it.
+        let a = matrix(&[&[1.0, 5.0, 5.0]]);
+        let seqs =
+            Sequences::from_events(1, 3, &[0, 0, 0], &[0, 1, 2], &[1.0, 5.0, 5.0], &[1, 2, 3]);
+        let p = KnnParams {
+            next_weight: 1.0,
+            max_user_items: 2,
+            ..params(10, 0.0, Weighting::Raw)
+        };
+        let nb = build_with_next_unless(&a, Some(&seqs), &p, &mut || false).unwrap();
+        // T(0, 1) = 1, T(0, 2) = 1/2: out(0) = 1.5; in(1) = 1, in(2) = 1/2 + 1 = 1.5.
+        let n01 = 1.0 / (1.5f32.sqrt() * 1.0 + 10.0);
+        let n02 = 0.5 / (1.5f32.sqrt() * 1.5f32.sqrt() + 10.0);
+        // Divided by 1 + next_weight = 2.
+        assert_row(&nb, 0, &[(1, n01 / 2.0), (2, n02 / 2.0)]);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! * [`tfidf`] — tokenizer and TF-IDF content vectors for shoes.
 //! * [`matrix`] — the user × shoe matrix from interaction triplets; id → position indexes.
 //! * [`segments`] — cold-start user segments.
+//! * [`sequences`] — users' histories in time order and the transitions between shoes.
 //! * [`offline`] — the train/test grouping and rankings of the offline evaluation.
 //! * [`metrics`] — ranking metrics (precision/recall/nDCG/MAP@k).
 //! * [`topk`] — heap-based top-k selection.
@@ -39,6 +40,7 @@ pub mod offline;
 pub mod rng;
 pub mod scoring;
 pub mod segments;
+pub mod sequences;
 pub mod serving;
 pub mod serving_stats;
 pub mod svd;

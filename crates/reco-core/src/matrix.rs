@@ -128,6 +128,10 @@ pub struct Triplets {
     pub rows: Vec<u32>,
     pub cols: Vec<u32>,
     pub vals: Vec<f32>,
+    /// When each interaction happened (any key ordered as time; parallel to the others), or
+    /// empty when nothing was pushed with [`Triplets::push_at`]: what
+    /// [`crate::sequences::Sequences`] orders histories by.
+    pub keys: Vec<i64>,
 }
 
 impl Triplets {
@@ -136,6 +140,7 @@ impl Triplets {
             rows: Vec::with_capacity(n),
             cols: Vec::with_capacity(n),
             vals: Vec::with_capacity(n),
+            keys: Vec::new(),
         }
     }
 
@@ -144,13 +149,31 @@ impl Triplets {
         self.cols.push(col);
         self.vals.push(val);
     }
+
+    /// [`Triplets::push`] with the interaction's time key; use one or the other for all.
+    pub fn push_at(&mut self, row: u32, col: u32, val: f32, key: i64) {
+        self.push(row, col, val);
+        self.keys.push(key);
+    }
+
+    /// Every user's shoes in time order (empty unless every triplet has a key).
+    pub fn sequences(&self, users: usize, shoes: usize) -> crate::sequences::Sequences {
+        if self.keys.is_empty() || self.keys.len() != self.rows.len() {
+            return crate::sequences::Sequences::default();
+        }
+        crate::sequences::Sequences::from_events(
+            users, shoes, &self.rows, &self.cols, &self.vals, &self.keys,
+        )
+    }
 }
 
 /// CSR matrix (m x n) with duplicate (row, col) entries summed, columns sorted within each row.
 /// Counting sort by row, then a sort of each (short) row: O(nnz log(row length)), and no
 /// intermediate copy bigger than the output.
 pub fn csr_from_triplets(m: usize, n: usize, t: Triplets) -> CsMat<f32> {
-    let Triplets { rows, cols, vals } = t;
+    let Triplets {
+        rows, cols, vals, ..
+    } = t;
     let mut indptr = vec![0usize; m + 1];
     for &r in &rows {
         indptr[r as usize + 1] += 1;

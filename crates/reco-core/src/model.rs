@@ -2,7 +2,8 @@
 //! inputs, **build**, write) and the training step of the offline evaluation.
 //!
 //! ```text
-//! ModelInputs { catalog, user_ids, matrix, segments }   (matrix: csr_from_triplets of the log)
+//! ModelInputs { catalog, user_ids, matrix, sequences, segments }
+//!                      (matrix: csr_from_triplets of the log; sequences: the same events in time order)
 //!   ├─ build_content(catalog)      TF-IDF vocabulary and shoe vectors (needs only the catalogue,
 //!   │                              so refresh() starts it while it still reads the log)
 //!   └─ build(inputs, content, ..)  popularity, segment popularity, item-item neighbours beside
@@ -16,6 +17,7 @@ use sprs::CsMat;
 use crate::catalog::Shoe;
 use crate::itemknn::{self, KnnParams, Neighbours};
 use crate::matrix::{column_sums, grouped_column_sums};
+use crate::sequences::Sequences;
 use crate::svd::{randomized_svd, SvdParams, TruncatedSvd};
 use crate::tfidf::{self, ShoeText, TfidfModel};
 use crate::topk::top_k;
@@ -63,6 +65,9 @@ pub struct ModelInputs {
     /// summed weight of the user's interactions with the shoe
     /// ([`crate::matrix::csr_from_triplets`]).
     pub matrix: CsMat<f32>,
+    /// The same interactions as every user's shoes in time order (empty: order unknown, and
+    /// the item-item build ignores it; see reco.knn_next_weight).
+    pub sequences: Sequences,
     pub segments: SegmentAssignment,
 }
 
@@ -132,6 +137,7 @@ pub fn build(
         catalog,
         user_ids,
         matrix: a,
+        sequences,
         segments,
     } = inputs;
     assert_eq!(
@@ -144,7 +150,8 @@ pub fn build(
     let segments = segment_tops(&segments.names, &segments.users(), &sums);
     drop(sums);
     checkpoint();
-    let (neighbours, svd) = knn_beside_svd(&a, params, checkpoint);
+    let (neighbours, svd) = knn_beside_svd(&a, &sequences, params, checkpoint);
+    drop(sequences);
     Model {
         catalog,
         user_ids,
@@ -165,6 +172,7 @@ pub fn build(
 /// the unwinding goes on.
 fn knn_beside_svd(
     a: &CsMat<f32>,
+    sequences: &Sequences,
     params: &BuildParams,
     checkpoint: &mut dyn FnMut(),
 ) -> (Neighbours, TruncatedSvd) {
@@ -183,8 +191,11 @@ fn knn_beside_svd(
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         // None only when stopped, which happens only while this thread unwinds.
-        let knn = scope
-            .spawn(|| itemknn::build_unless(a, &params.knn, &mut || stop.load(Ordering::Relaxed)));
+        let knn = scope.spawn(|| {
+            itemknn::build_with_next_unless(a, Some(sequences), &params.knn, &mut || {
+                stop.load(Ordering::Relaxed)
+            })
+        });
         let _stop = StopOnUnwind(&stop);
         let svd = randomized_svd(a, &params.svd, checkpoint);
         while !knn.is_finished() {
@@ -204,13 +215,15 @@ fn knn_beside_svd(
 /// tall dense matrices of the SVD (a few m x l and n x l blocks of f32), id maps and catalogue
 /// text, and the item-item build (its weighted copy of the matrix by rows and by columns, 24
 /// bytes a cell, and `neighbours` (shoe, similarity) pairs per shoe, kept twice while they are
-/// gathered).
+/// gathered), and the histories in time order (a time key, an ordering index, the sequence and
+/// its index of places: 20 bytes an interaction).
 pub fn estimate_peak_bytes(nnz: f64, users: f64, shoes: f64, l: usize, neighbours: usize) -> f64 {
     let l = l as f64;
     nnz * (12.0 + 8.0 + 24.0)
         + users * (4.0 * l * 4.0 + 48.0)
         + shoes * (4.0 * l * 4.0 + 1024.0)
         + nnz * 24.0
+        + nnz * 20.0
         + shoes * neighbours as f64 * 16.0
         + 64.0 * 1048576.0
 }
@@ -295,6 +308,7 @@ mod tests {
         let content = build_content(&catalog);
         let inputs = ModelInputs {
             matrix: csr_from_triplets(3, catalog.len(), triplets),
+            sequences: Sequences::default(),
             catalog,
             user_ids: vec![7, 8, 9],
             segments,
@@ -365,6 +379,7 @@ mod tests {
         let content = build_content(&catalog);
         let inputs = ModelInputs {
             matrix: csr_from_triplets(40, catalog.len(), triplets),
+            sequences: Sequences::default(),
             catalog,
             user_ids: (0..40).collect(),
             segments: SegmentAssignment {
@@ -385,6 +400,7 @@ mod tests {
                 exponent: 2.0,
                 max_user_items: 0,
                 weighting: itemknn::Weighting::Raw,
+                next_weight: 0.0,
             },
         };
         let model = build(inputs, content, &params, &mut || {});
@@ -434,6 +450,7 @@ mod tests {
                 exponent: 1.0,
                 max_user_items: 0,
                 weighting: itemknn::Weighting::Binary,
+                next_weight: 0.0,
             },
         }
     }
@@ -450,14 +467,14 @@ mod tests {
         let a: CsMat<f32> = t.to_csr();
         let params = small_params(4, 1);
         // Finishing: every shoe's neighbours are the two it shares a user with.
-        let (nb, svd) = knn_beside_svd(&a, &params, &mut || {});
+        let (nb, svd) = knn_beside_svd(&a, &Sequences::default(), &params, &mut || {});
         assert_eq!(nb.row(10).0, &[9, 11]);
         assert_eq!(svd.singular_values.len(), 4);
         // Cancelled inside the SVD: the checkpoint's own panic comes out, after the item-item
         // thread has stopped (the scope joins it).
         let mut calls = 0;
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            knn_beside_svd(&a, &params, &mut || {
+            knn_beside_svd(&a, &Sequences::default(), &params, &mut || {
                 calls += 1;
                 if calls == 2 {
                     std::panic::panic_any("cancelled by the test");
@@ -483,8 +500,11 @@ mod tests {
         assert!(estimate_peak_bytes(2e6, 1e5, 2e4, 84, 100) > base);
         assert!(estimate_peak_bytes(2e6, 1e5, 2e4, 42, 200) > base);
         // Tier M: 2M x 44 + 100k x (16 x 42 + 48) + 20k x (16 x 42 + 1024) + 2M x 24
-        // + 20k x 100 x 16 + 64 MiB.
-        assert_eq!(base, 88e6 + 72e6 + 33.92e6 + 48e6 + 32e6 + 67_108_864.0);
+        // + 2M x 20 (histories in time order) + 20k x 100 x 16 + 64 MiB.
+        assert_eq!(
+            base,
+            88e6 + 72e6 + 33.92e6 + 48e6 + 40e6 + 32e6 + 67_108_864.0
+        );
     }
 
     #[test]
