@@ -970,6 +970,11 @@ REVOKE ALL ON FUNCTION reco.revoke_dashboard(regrole) FROM PUBLIC;
 COMMENT ON FUNCTION reco.revoke_dashboard(regrole) IS 'Undoes reco.grant_dashboard(role), reco.grant_app(role) included. Owner only.';
 -- <<< web dashboard (#15)
 
+-- The item-item lists say what shoppers bought next as well as what they bought together
+-- (reco.knn_next_weight; README "How recommend() scores").
+COMMENT ON COLUMN reco.model_shoes.neighbour_ids IS 'The shoe''s item-item neighbours (shoe ids), most similar first: the reco.knn_neighbours shoes with the highest similarity (neighbour_weights). NULL in versions built before 0.2.0.';
+COMMENT ON COLUMN reco.model_shoes.neighbour_weights IS 'Similarity of each neighbour in neighbour_ids, in (0, 1): (cos² + reco.knn_next_weight · next) / (1 + reco.knn_next_weight), with cos = co-occurrence / (product of the norms + reco.knn_shrinkage) over the summed action weights, and next how often shoppers went on to the neighbour within their next 5 shoes (README "How recommend() scores"). The setting in force is in reco.models.parameters.';
+
 -- Last: the search_path of every function of reco is pinned and none is executable by PUBLIC
 -- (as in 0.3.0, for the functions this release adds).
 DO $$

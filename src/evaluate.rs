@@ -79,12 +79,19 @@ fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
         .max()
         .unwrap_or(0);
     let mut triplets = Triplets::default();
-    for (u, s, w) in train_rows {
-        triplets.push(u, s, w);
+    // The split's rows come in (user, time) order: their index is a time key.
+    for (at, (u, s, w)) in train_rows.into_iter().enumerate() {
+        triplets.push_at(u, s, w, at as i64);
     }
     let content = model::build_content(&catalog);
+    let sequences = if params.knn.next_weight > 0.0 {
+        triplets.sequences(m, catalog.len())
+    } else {
+        Default::default()
+    };
     let inputs = ModelInputs {
         matrix: reco_core::matrix::csr_from_triplets(m, catalog.len(), triplets),
+        sequences,
         catalog,
         // Train users are identified by their row; the rankings go by ScoredUsers.
         user_ids: (0..m as i64).collect(),
@@ -104,6 +111,7 @@ fn run(client: &SpiClient, k: usize, test_fraction: f64) -> Evaluation {
         "factors": svd.k, "oversampling": svd.oversample, "power_iterations": svd.power_iters,
         "seed": svd.seed, "cf_weight": blend.cf_weight, "history_shrinkage": blend.history_shrinkage,
         "knn_neighbours": params.knn.neighbours, "knn_shrinkage": params.knn.shrinkage,
+        "knn_next_weight": params.knn.next_weight,
         "knn_weight": blend.knn_weight, "content_weight": blend.content_weight,
         "popularity_weight": blend.popularity_weight,
         "recency_half_life": blend.recency_half_life, "recency_floor": blend.recency_floor,

@@ -173,7 +173,8 @@ const POPULARITY_WEIGHT: usize = 7;
 const SIMILAR_KNN_WEIGHT: usize = 8;
 const RECENCY_HALF_LIFE: usize = 9;
 const RECENCY_FLOOR: usize = 10;
-const REALS: [RealSetting; 11] = [
+const KNN_NEXT_WEIGHT: usize = 11;
+const REALS: [RealSetting; 12] = [
     RealSetting {
         name: c"reco.half_life_days",
         short: c"Half-life in days of interaction weights (0 = no time decay).",
@@ -262,13 +263,22 @@ const REALS: [RealSetting; 11] = [
         min: 0.0,
         max: 1.0,
     },
+    RealSetting {
+        name: c"reco.knn_next_weight",
+        short: c"Weight of what shoppers went on to next in the item-item neighbours (0 = order ignored).",
+        long: c"refresh() adds next_weight * T(i, j) / (sqrt(out(i)) sqrt(in(j)) + 10) to the similarity of shoes i and j before it keeps each shoe's reco.knn_neighbours best, T(i, j) summing 1/d over every user's history in time order where j came d = 1..5 shoes after i. recommend() and similar() then favour what usually comes next after the user's latest shoes. Takes effect at the next refresh().",
+        boot: 8.0,
+        min: 0.0,
+        max: 10000.0,
+    },
 ];
 
 static INT_VALUES: [Slot<c_int>; 10] = [const { Slot(UnsafeCell::new(0)) }; 10];
-static REAL_VALUES: [Slot<f64>; 11] = [const { Slot(UnsafeCell::new(0.0)) }; 11];
+static REAL_VALUES: [Slot<f64>; 12] = [const { Slot(UnsafeCell::new(0.0)) }; 12];
 /// A value set before the library was loaded and rejected when the setting was defined, kept
 /// until the setting is assigned again. Ints first, then reals.
-static REJECTED: Slot<[Option<&'static str>; 21]> = Slot(UnsafeCell::new([None; 21]));
+static REJECTED: Slot<[Option<&'static str>; INTS.len() + REALS.len()]> =
+    Slot(UnsafeCell::new([None; INTS.len() + REALS.len()]));
 
 fn set_rejected(slot: usize, value: Option<&'static str>) {
     // SAFETY: main thread only (see Slot).
@@ -328,8 +338,8 @@ macro_rules! real_hooks {
 /// Defines every setting and reserves the prefix; called once from _PG_init.
 pub fn register() {
     let int_assign: [pg_sys::GucIntAssignHook; 10] = int_hooks!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
-    let real_assign: [pg_sys::GucRealAssignHook; 11] =
-        real_hooks!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
+    let real_assign: [pg_sys::GucRealAssignHook; 12] =
+        real_hooks!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11);
     // The accessors find their settings by index: each index must name its setting.
     for (i, name) in [
         (FACTORS, c"reco.factors"),
@@ -357,6 +367,7 @@ pub fn register() {
         (SIMILAR_KNN_WEIGHT, c"reco.similar_knn_weight"),
         (RECENCY_HALF_LIFE, c"reco.recency_half_life"),
         (RECENCY_FLOOR, c"reco.recency_floor"),
+        (KNN_NEXT_WEIGHT, c"reco.knn_next_weight"),
     ] {
         assert_eq!(REALS[i].name, name);
     }
@@ -548,4 +559,9 @@ pub fn knn_max_user_items() -> usize {
 /// reco.content_profile_terms
 pub fn content_profile_terms() -> usize {
     int(CONTENT_PROFILE_TERMS) as usize
+}
+
+/// reco.knn_next_weight
+pub fn knn_next_weight() -> f64 {
+    real(KNN_NEXT_WEIGHT)
 }

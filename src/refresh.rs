@@ -89,6 +89,7 @@ pub fn build_params() -> BuildParams {
             exponent: KNN_EXPONENT,
             max_user_items: guc::knn_max_user_items(),
             weighting: KNN_WEIGHTING,
+            next_weight: guc::knn_next_weight() as f32,
         },
     }
 }
@@ -288,6 +289,7 @@ fn run_refresh(
             "seed": settings.build.svd.seed,
             "knn_neighbours": settings.build.knn.neighbours,
             "knn_shrinkage": settings.build.knn.shrinkage,
+            "knn_next_weight": settings.build.knn.next_weight,
             "half_life_days": settings.half_life_days,
             "reference_epoch": reference_epoch,
             "quality_users": settings.quality_users,
@@ -556,6 +558,7 @@ fn read_inputs(
                 &action_weights,
                 settings.half_life_days,
                 sizes,
+                settings.build.knn.next_weight > 0.0,
                 ReadMeasures {
                     sample: plan.holdout.map(|(rate, seed, _)| (rate, seed)),
                     observed: &mut observed,
@@ -581,8 +584,12 @@ fn read_inputs(
     // The matrix is built on another core while this thread reads the users from Postgres
     // (pure Rust on owned data; the scope joins it even if the read fails).
     let (rows, shoes) = (user_ids.len(), catalog.len());
-    let (matrix, (segments, users_total)) = std::thread::scope(|scope| {
-        let matrix = scope.spawn(move || csr_from_triplets(rows, shoes, triplets));
+    let ((matrix, sequences), (segments, users_total)) = std::thread::scope(|scope| {
+        let matrix = scope.spawn(move || {
+            // Empty unless read with time keys (reco.knn_next_weight > 0).
+            let sequences = triplets.sequences(rows, shoes);
+            (csr_from_triplets(rows, shoes, triplets), sequences)
+        });
         let users = timed_step("reading users", || read_user_segments(&user_ids));
         (
             matrix.join().expect("building the matrix does not panic"),
@@ -596,6 +603,7 @@ fn read_inputs(
             catalog: Vec::new(),
             user_ids,
             matrix,
+            sequences,
             segments,
         },
         action_weights,
@@ -1000,6 +1008,7 @@ fn read_interactions(
     action_weights: &[(String, f64)],
     half_life_days: f64,
     sizes: &TableSizes,
+    ordered: bool,
     measures: ReadMeasures,
 ) -> (Vec<i64>, Triplets, i64, f64) {
     let ReadMeasures {
@@ -1122,7 +1131,12 @@ fn read_interactions(
                 }
             }
         }
-        triplets.push(row, col, weight as f32);
+        if ordered {
+            // Time, then the order of the scan (an appended log's interaction_id order).
+            triplets.push_at(row, col, weight as f32, at_micros);
+        } else {
+            triplets.push(row, col, weight as f32);
+        }
     };
     for_each_row(
         "reading interactions",

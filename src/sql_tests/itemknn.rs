@@ -116,6 +116,67 @@ mod tests {
     }
 
     #[pg_test]
+    fn what_shoppers_bought_next_leads_the_neighbour_list() {
+        // Ten shoppers bought shoe 20, then 22; eleven bought 21, then 20. Shoe 20 co-occurs a
+        // little more with 21, but what shoppers went on to after 20 is 22.
+        Spi::run(
+            "INSERT INTO reco.users (user_id) SELECT g FROM generate_series(1, 22) g;
+             INSERT INTO reco.shoes (shoe_id, name, brand, type, material, color, price, description, care_instructions, lifespan_days, active) VALUES
+                (20, 'Base Runner', 'Stride', 'running', 'mesh', 'blue', 100, 'running shoe', 'rinse', 400, true),
+                (21, 'Warm-up Runner', 'Stride', 'running', 'mesh', 'red', 100, 'running shoe', 'rinse', 400, true),
+                (22, 'Race Runner', 'Stride', 'running', 'mesh', 'green', 100, 'running shoe', 'rinse', 400, true);
+             INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at)
+                SELECT g, 20, 'purchase', '2026-05-01'::timestamptz + g * interval '1 hour' FROM generate_series(1, 10) g
+                UNION ALL SELECT g, 22, 'purchase', '2026-05-02'::timestamptz + g * interval '1 hour' FROM generate_series(1, 10) g
+                UNION ALL SELECT g, 21, 'purchase', '2026-05-01'::timestamptz + g * interval '1 hour' FROM generate_series(11, 21) g
+                UNION ALL SELECT g, 20, 'purchase', '2026-05-02'::timestamptz + g * interval '1 hour' FROM generate_series(11, 21) g;
+             INSERT INTO reco.interactions (user_id, shoe_id, action, occurred_at) VALUES (22, 20, 'purchase', '2026-06-01');
+             SET LOCAL reco.cf_weight = 0; SET LOCAL reco.content_weight = 0; SET LOCAL reco.popularity_weight = 0;
+             SET LOCAL reco.similar_knn_weight = 1; SET LOCAL reco.similar_cf_weight = 0;
+             SELECT reco.refresh()",
+        )
+        .unwrap();
+        let active = "SELECT neighbour_ids::text FROM reco.model_shoes s JOIN reco.models m USING (model_id) \
+                      WHERE m.status = 'active' AND s.shoe_id = 20";
+        // The default (reco.knn_next_weight = 8): 22 first, for shoppers who just bought 20.
+        assert_eq!(one_text(active).unwrap(), "{22,21}");
+        assert_eq!(
+            recommended_ids("SELECT shoe_id FROM reco.recommend(22, 2)"),
+            vec![22, 21]
+        );
+        assert_eq!(
+            recommended_ids("SELECT shoe_id FROM reco.similar(20, 2)"),
+            vec![22, 21]
+        );
+        // Similarities stay in (0, 1], and the model says which weight built it.
+        assert_eq!(
+            one_i64(
+                "SELECT count(*) FROM reco.model_shoes s JOIN reco.models m USING (model_id), \
+                        unnest(s.neighbour_weights) w \
+                 WHERE m.status = 'active' AND NOT (w > 0 AND w <= 1)"
+            ),
+            0
+        );
+        assert_eq!(
+            one_f64(
+                "SELECT (parameters->>'knn_next_weight')::float8 FROM reco.models WHERE status = 'active'"
+            ),
+            8.0
+        );
+        // Order ignored (weight 0): the co-occurrence alone puts 21 first.
+        Spi::run("SET LOCAL reco.knn_next_weight = 0; SELECT reco.refresh()").unwrap();
+        assert_eq!(one_text(active).unwrap(), "{21,22}");
+        assert_eq!(
+            recommended_ids("SELECT shoe_id FROM reco.recommend(22, 2)"),
+            vec![21, 22]
+        );
+        assert_eq!(
+            recommended_ids("SELECT shoe_id FROM reco.similar(20, 2)"),
+            vec![21, 22]
+        );
+    }
+
+    #[pg_test]
     fn similar_uses_the_neighbours() {
         tiny_shop();
         Spi::run("SELECT reco.refresh()").unwrap();

@@ -120,7 +120,7 @@ mod tests {
             })
             .collect()
         });
-        assert_eq!(settings.len(), 21, "{settings:?}");
+        assert_eq!(settings.len(), 22, "{settings:?}");
         for (name, short, long) in &settings {
             assert!(
                 !short.is_empty() && !long.is_empty(),
