@@ -1064,6 +1064,9 @@ fn read_interactions(
     // Sized from the planner's estimate: growing three 2M-entry vectors by doubling costs
     // copies and page faults.
     let mut triplets = Triplets::with_capacity((sizes.interactions * 1.05) as usize);
+    if ordered {
+        triplets.keys.reserve((sizes.interactions * 1.05) as usize);
+    }
     let mut rows: i64 = 0;
     // Every column is NOT NULL; user_id, shoe_id and occurred_at are int8/timestamptz
     // (pass-by-value on 64-bit builds), action is text, all checked by for_each_row before the

@@ -199,6 +199,7 @@ pub fn build_with_next_unless(
                     } else {
                         Vec::new()
                     },
+                    followers: Vec::new(),
                     touched: Vec::new(),
                     cands: Vec::new(),
                 },
@@ -350,6 +351,8 @@ struct Scratch {
     acc: Vec<f32>,
     /// T(i, ·) of the shoe at hand (empty without transitions).
     acc_next: Vec<f32>,
+    /// The shoes that followed the shoe at hand (empty without transitions).
+    followers: Vec<u32>,
     touched: Vec<u32>,
     /// Candidates as [`rank_key`]s.
     cands: Vec<u64>,
@@ -367,6 +370,7 @@ fn neighbours_of(
     let Scratch {
         acc,
         acc_next,
+        followers,
         touched,
         cands,
     } = scratch;
@@ -397,9 +401,6 @@ fn neighbours_of(
             *slot += xu * xj;
         }
     }
-    if let Some(t) = next {
-        return merged_neighbours_of(i, t, acc, acc_next, &mut touched[..], len, norms, p, cands);
-    }
     let touched = &touched[..len];
     // The top N by the shrunk cosine (the exponent does not change the order): every candidate
     // into `cands`, then one selection (linear) instead of a bounded heap, whose replacements
@@ -408,6 +409,9 @@ fn neighbours_of(
     // compare plain integers; the N kept are the same either way.
     let ni = norms[i];
     cands.clear();
+    if let Some(t) = next {
+        followers_as_candidates(i, t, acc, acc_next, followers, norms, p, cands);
+    }
     for &j in touched.iter() {
         let dot = std::mem::take(&mut acc[j as usize]);
         if j as usize == i || dot <= 0.0 {
@@ -426,18 +430,21 @@ fn neighbours_of(
         cands.select_nth_unstable_by(p.neighbours - 1, |a, b| b.cmp(a));
         cands.truncate(p.neighbours);
     }
+    // With "bought next", every similarity is divided by 1 + next_weight: both parts are below
+    // 1, so the stored similarities stay in (0, 1) as the plain build's are; the scores built
+    // from them are scaled to a maximum of 1 per call, so a factor common to all shoes changes
+    // no ranking.
+    let scale = if next.is_some() {
+        1.0 + p.next_weight
+    } else {
+        1.0
+    };
     let mut kept: Vec<(u32, f32)> = cands
         .iter()
         .map(|&key| {
             let (j, cos) = from_rank_key(key);
-            let sim = if p.exponent == 1.0 {
-                cos
-            } else if p.exponent == 2.0 {
-                cos * cos
-            } else {
-                cos.powf(p.exponent)
-            };
-            (j, sim)
+            let sim = sharpened(cos, p.exponent);
+            (j, if next.is_some() { sim / scale } else { sim })
         })
         .collect();
     // Sorted after the exponent, as the similarities are stored (two cosines may square to
@@ -446,67 +453,81 @@ fn neighbours_of(
     kept
 }
 
-/// The top N of shoe i by `(sim(i, j) + next_weight · next(i, j)) / (1 + next_weight)`, with the
-/// co-occurrences of i
-/// already summed in `acc` (the shoes touched in `touched[..len]`).
+/// Puts the shoes that followed shoe i into `cands`, each at `sim(i, j) + next_weight ·
+/// next(i, j)` expressed as a cosine (its exponent-th root), so that the plain candidates (the
+/// other co-occurring shoes, added after) and these are selected together and sharpened
+/// alike. Their co-occurrence sums are taken out of `acc`, so the plain loop skips them. A
+/// follower that does not co-occur in the matrix (the cap of max_user_items, or a weight of
+/// 0, kept it out) becomes a candidate by its next part alone.
+///
+/// There are a few followers per place of i in the histories, far fewer than co-occurring
+/// shoes, so the loop over all of those stays the plain one (next_weight 0 builds the same
+/// lists bit for bit) and the followers are the only extra work.
 #[allow(clippy::too_many_arguments)]
-fn merged_neighbours_of(
+fn followers_as_candidates(
     i: usize,
     t: &Transitions,
     acc: &mut [f32],
     acc_next: &mut [f32],
-    touched: &mut [u32],
-    mut len: usize,
+    followers: &mut Vec<u32>,
     norms: &[f32],
     p: &KnnParams,
     cands: &mut Vec<u64>,
-) -> Vec<(u32, f32)> {
+) {
+    followers.clear();
     t.for_each_step(i, |j, w| {
-        let j = j as usize;
-        // A shoe that followed i co-occurs with it too, unless the cap of max_user_items or a
-        // weight of 0 kept it out of the matrix: then it is new here.
-        if acc[j] == 0.0 && acc_next[j] == 0.0 {
-            touched[len] = j as u32;
-            len += 1;
+        let slot = &mut acc_next[j as usize];
+        if *slot == 0.0 {
+            followers.push(j);
         }
-        acc_next[j] += w;
+        *slot += w;
     });
     let ni = norms[i];
-    let scale = 1.0 + p.next_weight;
-    cands.clear();
-    for &j in touched[..len].iter() {
+    for &j in followers.iter() {
         let j = j as usize;
-        let dot = std::mem::take(&mut acc[j]);
         let steps = std::mem::take(&mut acc_next[j]);
+        let dot = std::mem::take(&mut acc[j]);
+        // A shoe never follows itself (one place per history), but i's own sum is cleared.
         if j == i {
             continue;
         }
-        let mut s = 0f32;
+        let mut s = p.next_weight * t.normalised(i, j, steps);
         let denom = ni * norms[j] + p.shrinkage;
         if dot > 0.0 && denom > 0.0 {
             let cos = dot / denom;
             if cos > 0.0 && cos.is_finite() {
-                s = cos.powf(p.exponent);
+                s += sharpened(cos, p.exponent);
             }
         }
-        if steps > 0.0 {
-            s += p.next_weight * t.normalised(i, j, steps);
-        }
-        // Both parts are below 1, so dividing by 1 + next_weight keeps every stored similarity
-        // in (0, 1) as the plain build's are; the scores built from them are scaled to a
-        // maximum of 1 per call, so a factor common to all shoes changes no ranking.
-        s /= scale;
-        if s > 0.0 && s.is_finite() {
-            cands.push(rank_key(j as u32, s));
+        let as_cosine = unsharpened(s, p.exponent);
+        if as_cosine > 0.0 && as_cosine.is_finite() {
+            cands.push(rank_key(j as u32, as_cosine));
         }
     }
-    if cands.len() > p.neighbours {
-        cands.select_nth_unstable_by(p.neighbours - 1, |a, b| b.cmp(a));
-        cands.truncate(p.neighbours);
+}
+
+/// cos^exponent, with the usual exponents (1, and the default 2) spelt out.
+#[inline]
+fn sharpened(cos: f32, exponent: f32) -> f32 {
+    if exponent == 1.0 {
+        cos
+    } else if exponent == 2.0 {
+        cos * cos
+    } else {
+        cos.powf(exponent)
     }
-    let mut kept: Vec<(u32, f32)> = cands.iter().map(|&key| from_rank_key(key)).collect();
-    kept.sort_unstable_by(better);
-    kept
+}
+
+/// The inverse of [`sharpened`]: s^(1/exponent).
+#[inline]
+fn unsharpened(s: f32, exponent: f32) -> f32 {
+    if exponent == 1.0 {
+        s
+    } else if exponent == 2.0 {
+        s.sqrt()
+    } else {
+        s.powf(1.0 / exponent)
+    }
 }
 
 /// A candidate (shoe j, similarity s > 0, finite) as one integer that sorts as [`better`]: a

@@ -215,15 +215,15 @@ fn knn_beside_svd(
 /// tall dense matrices of the SVD (a few m x l and n x l blocks of f32), id maps and catalogue
 /// text, and the item-item build (its weighted copy of the matrix by rows and by columns, 24
 /// bytes a cell, and `neighbours` (shoe, similarity) pairs per shoe, kept twice while they are
-/// gathered), and the histories in time order (a time key, an ordering index, the sequence and
-/// its index of places: 20 bytes an interaction).
+/// gathered), and the histories in time order (while they are built: a time key, a (key,
+/// shoe) copy of every event and the sequence, 28 bytes an interaction).
 pub fn estimate_peak_bytes(nnz: f64, users: f64, shoes: f64, l: usize, neighbours: usize) -> f64 {
     let l = l as f64;
     nnz * (12.0 + 8.0 + 24.0)
         + users * (4.0 * l * 4.0 + 48.0)
         + shoes * (4.0 * l * 4.0 + 1024.0)
         + nnz * 24.0
-        + nnz * 20.0
+        + nnz * 28.0
         + shoes * neighbours as f64 * 16.0
         + 64.0 * 1048576.0
 }
@@ -500,10 +500,10 @@ mod tests {
         assert!(estimate_peak_bytes(2e6, 1e5, 2e4, 84, 100) > base);
         assert!(estimate_peak_bytes(2e6, 1e5, 2e4, 42, 200) > base);
         // Tier M: 2M x 44 + 100k x (16 x 42 + 48) + 20k x (16 x 42 + 1024) + 2M x 24
-        // + 2M x 20 (histories in time order) + 20k x 100 x 16 + 64 MiB.
+        // + 2M x 28 (histories in time order) + 20k x 100 x 16 + 64 MiB.
         assert_eq!(
             base,
-            88e6 + 72e6 + 33.92e6 + 48e6 + 40e6 + 32e6 + 67_108_864.0
+            88e6 + 72e6 + 33.92e6 + 48e6 + 56e6 + 32e6 + 67_108_864.0
         );
     }
 

@@ -48,35 +48,42 @@ impl Sequences {
         keys: &[i64],
     ) -> Sequences {
         assert!(rows.len() == cols.len() && rows.len() == vals.len() && rows.len() == keys.len());
-        // Counting sort of the event indices by user (stable: input order within a user).
+        // Counting sort by user (stable: input order within a user), moving each kept event's
+        // (key, shoe) into one contiguous run per user: a user's events are scattered over the
+        // whole log, and reading them through an index array cost three cache misses an event
+        // (0.19 s for tier M's 2M events against 0.07 s this way, examples/knn_bench.rs).
         let mut start = vec![0usize; users + 1];
-        for &r in rows {
-            start[r as usize + 1] += 1;
+        for (&r, &v) in rows.iter().zip(vals) {
+            if v >= 1e-15 {
+                start[r as usize + 1] += 1;
+            }
         }
         for u in 0..users {
             start[u + 1] += start[u];
         }
-        let mut next = start.clone();
-        let mut order = vec![0u32; rows.len()];
-        for (e, &r) in rows.iter().enumerate() {
-            order[next[r as usize]] = e as u32;
-            next[r as usize] += 1;
+        let mut fill = start.clone();
+        let mut events = vec![(0i64, 0u32); start[users]];
+        for e in 0..rows.len() {
+            if vals[e] >= 1e-15 {
+                let slot = &mut fill[rows[e] as usize];
+                events[*slot] = (keys[e], cols[e]);
+                *slot += 1;
+            }
         }
-        drop(next);
-        let mut flat = Vec::with_capacity(rows.len() + users);
+        drop(fill);
+        let mut flat = Vec::with_capacity(events.len() + users);
         // seen[shoe] = the user (row + 1) that last kept it: no clearing between users.
         let mut seen = vec![0u32; shoes];
         let mut kept: Vec<u32> = Vec::new();
         for u in 0..users {
-            let events = &mut order[start[u]..start[u + 1]];
-            events.sort_by_key(|&e| keys[e as usize]);
+            let run = &mut events[start[u]..start[u + 1]];
+            // Stable, and linear on a run already in order (the scan of an appended log).
+            run.sort_by_key(|&(key, _)| key);
             kept.clear();
             let stamp = u as u32 + 1;
             // Newest first, so the first time a shoe is met is its latest place.
-            for &e in events.iter().rev() {
-                let e = e as usize;
-                let shoe = cols[e];
-                if vals[e] < 1e-15 || seen[shoe as usize] == stamp {
+            for &(_, shoe) in run.iter().rev() {
+                if seen[shoe as usize] == stamp {
                     continue;
                 }
                 seen[shoe as usize] = stamp;
@@ -156,7 +163,14 @@ impl<'a> Transitions<'a> {
     #[inline]
     pub fn for_each_step(&self, i: usize, mut add: impl FnMut(u32, f32)) {
         let (a, b) = (self.place_start[i], self.place_start[i + 1]);
-        for &k in &self.places[a..b] {
+        let places = &self.places[a..b];
+        for (n, &k) in places.iter().enumerate() {
+            // The places are scattered over the histories: a cache miss each, which a profile
+            // on tier M found at a sixth of the merged build. The one 8 places ahead is
+            // requested early (a hint only; nothing read changes).
+            if let Some(&ahead) = places.get(n + 8) {
+                prefetch(self.flat.as_ptr().wrapping_add(ahead as usize + 1));
+            }
             let k = k as usize;
             for (d, &j) in self.flat[k + 1..].iter().take(WINDOW).enumerate() {
                 if j == END {
@@ -179,6 +193,20 @@ impl<'a> Transitions<'a> {
         self.for_each_step(i, |j, t| row[j as usize] += t);
         row
     }
+}
+
+/// Asks the CPU to start loading the cache line at `at`.
+#[inline(always)]
+fn prefetch(at: *const u32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch is only a hint: it never faults and writes nothing, whatever the
+        // address (here inside or one past the end of `flat`).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(at.cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
 }
 
 #[cfg(test)]
