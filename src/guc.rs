@@ -266,15 +266,15 @@ const REALS: [RealSetting; 12] = [
     RealSetting {
         name: c"reco.knn_next_weight",
         short: c"Weight of what shoppers went on to next in the item-item neighbours (0 = order ignored).",
-        long: c"refresh() adds next_weight * T(i, j) / (sqrt(out(i)) sqrt(in(j)) + 10) to the similarity of shoes i and j before it keeps each shoe's reco.knn_neighbours best, T(i, j) summing 1/d over every user's history in time order where j came d = 1..5 shoes after i. recommend() and similar() then favour what usually comes next after the user's latest shoes. Takes effect at the next refresh().",
+        long: c"refresh() ranks each shoe's neighbour candidates by (cos^2 + next_weight * next(i, j)) / (1 + next_weight), next(i, j) = T(i, j) / (sqrt(out(i)) sqrt(in(j)) + 10), and keeps the reco.knn_neighbours best, T(i, j) summing 1/d over every user's history in time order where j came d = 1..5 shoes after i. recommend() and similar() then favour what usually comes next after the user's latest shoes. Takes effect at the next refresh().",
         boot: 8.0,
         min: 0.0,
         max: 10000.0,
     },
 ];
 
-static INT_VALUES: [Slot<c_int>; 10] = [const { Slot(UnsafeCell::new(0)) }; 10];
-static REAL_VALUES: [Slot<f64>; 12] = [const { Slot(UnsafeCell::new(0.0)) }; 12];
+static INT_VALUES: [Slot<c_int>; INTS.len()] = [const { Slot(UnsafeCell::new(0)) }; INTS.len()];
+static REAL_VALUES: [Slot<f64>; REALS.len()] = [const { Slot(UnsafeCell::new(0.0)) }; REALS.len()];
 /// A value set before the library was loaded and rejected when the setting was defined, kept
 /// until the setting is assigned again. Ints first, then reals.
 static REJECTED: Slot<[Option<&'static str>; INTS.len() + REALS.len()]> =
